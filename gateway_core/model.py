@@ -1,0 +1,239 @@
+"""Plain data that flows through one cycle: readings, limits, results.
+
+Every type is a frozen dataclass with units in its field names. Constructors reject broken values
+(NaN above all, since a NaN passes every comparison in a ladder); physical plausibility is a separate
+check in :mod:`gateway_core.plausibility`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Flag, StrEnum, auto
+
+
+class Alarm(StrEnum):
+    """Alarm conditions shared across BMS vendors; bit positions stay in the plugins."""
+
+    CELL_OVERVOLTAGE = "cell_overvoltage"
+    CELL_UNDERVOLTAGE = "cell_undervoltage"
+    PACK_OVERVOLTAGE = "pack_overvoltage"
+    PACK_UNDERVOLTAGE = "pack_undervoltage"
+    CHARGE_OVERCURRENT = "charge_overcurrent"
+    DISCHARGE_OVERCURRENT = "discharge_overcurrent"
+    BATTERY_OVERTEMPERATURE = "battery_overtemperature"
+    BATTERY_UNDERTEMPERATURE = "battery_undertemperature"
+    MOSFET_OVERTEMPERATURE = "mosfet_overtemperature"
+    BOX_OVERTEMPERATURE = "box_overtemperature"
+    CELL_IMBALANCE = "cell_imbalance"
+    LOW_CAPACITY = "low_capacity"
+    CELL_ZERO_VOLTAGE = "cell_zero_voltage"
+    BMS_INTERNAL = "bms_internal"
+
+
+class LimitFlag(Flag):
+    """Requests to the inverter; CHARGE and DISCHARGE need a non-zero current limit."""
+
+    NONE = 0
+    CHARGE = auto()
+    DISCHARGE = auto()
+    FORCE_CHARGE = auto()
+    FULL_CHARGE = auto()
+
+
+class Fault(StrEnum):
+    """Why the gateway published stop limits; sinks map it to their protocol's error bits."""
+
+    NO_READING = "no_reading"
+    STALE_READING = "stale_reading"
+    IMPLAUSIBLE_READING = "implausible_reading"
+    TIMEOUT = "timeout"
+    POLICY_ERROR = "policy_error"
+    SHUTDOWN = "shutdown"
+
+
+def _finite(owner: object, **values: float | None) -> None:
+    for name, value in values.items():
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{type(owner).__name__}.{name} must be a finite number, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryReading:
+    """One snapshot of the battery as a BMS source reported it.
+
+    ``taken_at_s`` is the monotonic time (from the plugin context's clock) at which the reply
+    arrived; ``current_a`` is positive while charging; ``temperatures_c`` are the battery probes and
+    ``bms_temperature_c`` is the BMS's own (MOSFET) sensor, kept apart. Fields a BMS does not report
+    are ``None``.
+    """
+
+    source_id: str
+    taken_at_s: float
+    voltage_v: float
+    current_a: float
+    soc_pct: float
+    cell_voltages_v: tuple[float, ...]
+    temperatures_c: tuple[float, ...] = ()
+    soh_pct: float = 100.0
+    bms_temperature_c: float | None = None
+    alarms: frozenset[Alarm] = frozenset()
+    charge_enabled: bool = True
+    discharge_enabled: bool = True
+    bms_charge_current_limit_a: float | None = None
+    bms_discharge_current_limit_a: float | None = None
+    cycle_count: int | None = None
+    capacity_ah: float | None = None
+
+    def __post_init__(self) -> None:
+        _finite(
+            self,
+            taken_at_s=self.taken_at_s,
+            voltage_v=self.voltage_v,
+            current_a=self.current_a,
+            soc_pct=self.soc_pct,
+            soh_pct=self.soh_pct,
+            bms_temperature_c=self.bms_temperature_c,
+            bms_charge_current_limit_a=self.bms_charge_current_limit_a,
+            bms_discharge_current_limit_a=self.bms_discharge_current_limit_a,
+            capacity_ah=self.capacity_ah,
+        )
+        for index, cell in enumerate(self.cell_voltages_v):
+            _finite(self, **{f"cell_voltages_v[{index}]": cell})
+        for index, temp in enumerate(self.temperatures_c):
+            _finite(self, **{f"temperatures_c[{index}]": temp})
+        if not isinstance(self.cell_voltages_v, tuple) or not isinstance(self.temperatures_c, tuple):
+            raise TypeError("BatteryReading.cell_voltages_v and temperatures_c must be tuples")
+        if not isinstance(self.alarms, frozenset):
+            raise TypeError("BatteryReading.alarms must be a frozenset of Alarm")
+
+    @property
+    def cell_count(self) -> int:
+        """Number of cells in series."""
+        return len(self.cell_voltages_v)
+
+    @property
+    def min_cell_v(self) -> float:
+        """Lowest cell voltage (0.0 when no cells are reported)."""
+        return min(self.cell_voltages_v, default=0.0)
+
+    @property
+    def max_cell_v(self) -> float:
+        """Highest cell voltage (0.0 when no cells are reported)."""
+        return max(self.cell_voltages_v, default=0.0)
+
+    @property
+    def cell_delta_v(self) -> float:
+        """Spread between the highest and the lowest cell."""
+        return self.max_cell_v - self.min_cell_v
+
+    @property
+    def power_w(self) -> float:
+        """Pack power, positive while charging."""
+        return self.voltage_v * self.current_a
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the gateway allows the inverter to do, with the reasons that set each value.
+
+    Currents are magnitudes in amps (never negative). A CHARGE or DISCHARGE flag with a 0 A limit is
+    rejected. ``fault`` is set only on stop limits published by the fail-safe.
+    """
+
+    charge_current_a: float
+    discharge_current_a: float
+    charge_voltage_v: float | None = None
+    discharge_voltage_v: float | None = None
+    flags: LimitFlag = LimitFlag.NONE
+    reasons: tuple[str, ...] = ()
+    fault: Fault | None = None
+
+    def __post_init__(self) -> None:
+        _finite(
+            self,
+            charge_current_a=self.charge_current_a,
+            discharge_current_a=self.discharge_current_a,
+            charge_voltage_v=self.charge_voltage_v,
+            discharge_voltage_v=self.discharge_voltage_v,
+        )
+        if self.charge_current_a < 0 or self.discharge_current_a < 0:
+            raise ValueError("Limits currents are magnitudes and must not be negative")
+        if LimitFlag.CHARGE in self.flags and self.charge_current_a <= 0:
+            raise ValueError("Limits: CHARGE requested with a 0 A charge limit")
+        if LimitFlag.DISCHARGE in self.flags and self.discharge_current_a <= 0:
+            raise ValueError("Limits: DISCHARGE requested with a 0 A discharge limit")
+        if not isinstance(self.reasons, tuple):
+            raise TypeError("Limits.reasons must be a tuple of str")
+
+    @classmethod
+    def stop(cls, reason: str, fault: Fault) -> Limits:
+        """The single fail-safe value: 0 A both ways, nothing requested, no voltages."""
+        return cls(0.0, 0.0, None, None, LimitFlag.NONE, (reason,), fault)
+
+    @property
+    def is_stop(self) -> bool:
+        """True when neither charging nor discharging is allowed."""
+        return self.charge_current_a == 0 and self.discharge_current_a == 0 and not self.flags
+
+    def summary(self) -> str:
+        """One line for logs: currents, voltages and, for a stop, the reason."""
+        text = f"charge {self.charge_current_a:g} A, discharge {self.discharge_current_a:g} A"
+        if self.charge_voltage_v is not None:
+            text += f", CVL {self.charge_voltage_v:.2f} V"
+        if self.discharge_voltage_v is not None:
+            text += f", DVL {self.discharge_voltage_v:.2f} V"
+        if self.fault is not None:
+            text += f" (stop: {'; '.join(self.reasons)})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    """What a policy may know besides the reading.
+
+    ``previous`` is the limits the sink was last given (stop limits included), so a policy ramps up
+    from a real stop; ``None`` on the first cycle.
+    """
+
+    now_s: float
+    cycle: int
+    previous: Limits | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    """What a sink did in one publish: frames sent, and when the inverter was last heard."""
+
+    frames_sent: int
+    peer_seen_at_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One failure in a cycle, attributed to a role (source, policy, sink, engine) and plugin."""
+
+    role: str
+    plugin: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """Everything observers learn about one completed cycle.
+
+    ``reading`` is the reading the limits rest on (``None`` when stop limits were sent for lack of
+    one); ``published`` is False when the sink could not publish this cycle.
+    """
+
+    cycle: int
+    started_at_s: float
+    reading: BatteryReading | None
+    limits: Limits
+    published: bool
+    problems: tuple[Problem, ...] = ()
+    peer_seen_at_s: float | None = None
+    duration_s: float = 0.0
+    source: str = ""
+    policy: str = ""
+    sink: str = ""

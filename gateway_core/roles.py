@@ -1,0 +1,108 @@
+"""The typed roles plugins fill, and the callbacks through which they register them.
+
+A plugin registers a *factory* per role: ``factory(config, ctx) -> object``. Factories do no I/O;
+I/O starts in ``open()``, and a reopen is ``close()`` then ``open()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from .clock import Clock
+from .model import BatteryReading, CycleResult, GatewayState, Limits, PublishReport
+
+
+@dataclass(frozen=True, slots=True)
+class PluginContext:
+    """What a plugin object gets besides its config: its name, the injected clock and a logger."""
+
+    name: str
+    clock: Clock
+    logger: logging.Logger
+
+
+@runtime_checkable
+class BmsSource(Protocol):
+    """Reads the battery from a BMS."""
+
+    def open(self) -> None:
+        """Start I/O (open the port). :raises SourceUnavailable: the link cannot be opened."""
+        ...
+
+    def read(self) -> BatteryReading:
+        """Return a fresh reading, within the source's own deadline.
+
+        :raises SourceError: no reading this cycle (``SourceUnavailable`` makes the engine reopen).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the link; idempotent, never raises."""
+        ...
+
+
+@runtime_checkable
+class LimitPolicy(Protocol):
+    """Decides the charge and discharge limits from a plausible, fresh reading."""
+
+    def decide(self, reading: BatteryReading, state: GatewayState) -> Limits:
+        """Return the limits for ``reading``. :raises PolicyError: cannot decide (stop limits follow)."""
+        ...
+
+
+@runtime_checkable
+class InverterSink(Protocol):
+    """Tells the inverter the battery's state and the limits."""
+
+    def open(self) -> None:
+        """Start I/O (open the bus). :raises SinkUnavailable: the link cannot be opened."""
+        ...
+
+    def publish(self, reading: BatteryReading | None, limits: Limits) -> PublishReport:
+        """Send ``limits`` and, when not ``None``, ``reading`` (what the limits rest on).
+
+        ``reading`` is ``None`` when no valid reading backs the limits (they are stop limits then).
+        :raises SinkError: nothing was published; the engine closes and reopens with backoff.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the link; idempotent, never raises."""
+        ...
+
+
+@runtime_checkable
+class CycleObserver(Protocol):
+    """Watches completed cycles (MQTT, metrics); registered as a pluggy plugin for the run."""
+
+    def gateway_cycle_completed(self, result: CycleResult) -> None:
+        """Take one cycle's result; runs on the observer thread and must return fast."""
+        ...
+
+    def close(self) -> None:
+        """Release resources at shutdown; idempotent."""
+        ...
+
+
+Factory = Callable[[Any, PluginContext], Any]
+
+
+class Register(Protocol):
+    """The callback a registration hook receives: ``register(name, factory, config=..., description=...)``.
+
+    ``name`` is unique across all roles and is also the plugin's config section. ``config`` is a
+    frozen dataclass declared with :func:`gateway_core.settings.setting` fields.
+    """
+
+    def __call__(
+        self, name: str, factory: Factory, *, config: type | None = None, description: str = ""
+    ) -> None: ...
+
+
+RegisterSource = Register
+RegisterPolicy = Register
+RegisterSink = Register
+RegisterObserver = Register
