@@ -24,7 +24,9 @@ log = logging.getLogger("gateway.cli")
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: /etc/battery-gateway/gateway.toml if present)"),
+    typer.Option(
+        "--config", "-c", help="TOML config file (default: /etc/battery-gateway/gateway.toml if present)"
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,
@@ -67,7 +69,9 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
     def root(
         _version: Annotated[
             bool,
-            typer.Option("--version", callback=show_version, is_eager=True, help="print the version and exit"),
+            typer.Option(
+                "--version", callback=show_version, is_eager=True, help="print the version and exit"
+            ),
         ] = False,
     ) -> None:
         """battery-gateway: a BMS speaks to a solar inverter."""
@@ -82,7 +86,9 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
             list[str] | None,
             typer.Option("--set", "-s", help="override one key: section.key=value (repeatable)"),
         ] = None,
-        cycles: Annotated[int | None, typer.Option(min=1, help="stop after N cycles (scripts, tests)")] = None,
+        cycles: Annotated[
+            int | None, typer.Option(min=1, help="stop after N cycles (scripts, tests)")
+        ] = None,
         log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
     ) -> None:
         """Run the gateway: read the BMS, decide limits, tell the inverter, every period."""

@@ -57,8 +57,8 @@ class LoadedConfig:
     sections: Mapping[str, object]
     path: Path | None
 
-    def section(self, name: str) -> object:
-        """The config object of plugin section ``name``."""
+    def section(self, name: str) -> Any:
+        """The config object of plugin section ``name`` (its plugin's config class)."""
         return self.sections[name]
 
 
@@ -141,9 +141,7 @@ def validate(raw: RawConfig, registry: Registry, path: Path | None = None) -> Lo
     )
     sections: dict[str, object] = {}
     for name, reg in registry.entries.items():
-        sections[name] = build_section(
-            reg.config, name, raw.values.get(name, {}), raw.origins.get(name, {})
-        )
+        sections[name] = build_section(reg.config, name, raw.values.get(name, {}), raw.origins.get(name, {}))
     return LoadedConfig(gateway, sections, path)
 
 
@@ -159,9 +157,7 @@ def render_toml(config: LoadedConfig, only: Iterable[str] | None = None) -> str:
     blocks: list[tuple[str, object]] = [("gateway", config.gateway)]
     wanted = set(only) if only is not None else None
     blocks += [
-        (name, obj)
-        for name, obj in sorted(config.sections.items())
-        if wanted is None or name in wanted
+        (name, obj) for name, obj in sorted(config.sections.items()) if wanted is None or name in wanted
     ]
     for name, obj in blocks:
         if not dataclasses.fields(obj):  # type: ignore[arg-type]

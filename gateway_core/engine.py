@@ -136,12 +136,18 @@ class Engine:
                 self._last_good = None
                 problems.append(Problem("source", self.names.source, f"implausible reading: {why}"))
                 return Decision(
-                    None, Limits.stop(f"implausible reading: {why}", Fault.IMPLAUSIBLE_READING), tuple(problems)
+                    None,
+                    Limits.stop(f"implausible reading: {why}", Fault.IMPLAUSIBLE_READING),
+                    tuple(problems),
                 )
             self._last_good = reading
         good = self._last_good
         if good is None:
-            reason = "no reading yet" if not self._last_source_problem else f"no reading: {self._last_source_problem}"
+            reason = (
+                "no reading yet"
+                if not self._last_source_problem
+                else f"no reading: {self._last_source_problem}"
+            )
             return Decision(None, Limits.stop(reason, Fault.NO_READING), tuple(problems))
         age = now - good.taken_at_s
         if age > self._stale_after_s:

@@ -72,7 +72,9 @@ class Link:
             self._down_since_s = now
             self._log.warning("%s '%s' lost: %s; reopening with backoff", self.role, self.name, _text(exc))
         else:
-            self._log.debug("%s '%s' still down: %s; next try in %.0f s", self.role, self.name, _text(exc), delay)
+            self._log.debug(
+                "%s '%s' still down: %s; next try in %.0f s", self.role, self.name, _text(exc), delay
+            )
 
     def worked(self) -> None:
         """A read or publish succeeded: reset the backoff and log the recovery once."""

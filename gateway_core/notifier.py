@@ -7,6 +7,7 @@ the inline form.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -51,10 +52,8 @@ class ObserverNotifier:
         """Deliver what is queued (up to ``timeout_s``) and stop the thread."""
         if self._thread is None:
             return
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout_s)
-        except queue.Full:
-            pass
         self._thread.join(timeout_s)
         self._thread = None
 

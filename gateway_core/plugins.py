@@ -142,4 +142,3 @@ def describe_plugins(registry: Registry) -> list[dict[str, str]]:
         }
         for reg in sorted(registry.entries.values(), key=lambda r: (r.role, r.name))
     ]
-

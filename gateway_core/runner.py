@@ -36,7 +36,10 @@ class Gateway:
 
 
 def build_object(registry: Registry, config: LoadedConfig, role: str, name: str, clock: Clock) -> object:
-    """Build the plugin object ``name`` of ``role`` with its config. :raises StartupError: unknown or broken."""
+    """Build the plugin object ``name`` of ``role`` with its config.
+
+    :raises StartupError: the name is unknown or the factory failed.
+    """
     reg = registry.get(role, name)
     ctx = PluginContext(name=name, clock=clock, logger=logging.getLogger(f"gateway.{name}"))
     try:
@@ -85,7 +88,7 @@ def build_gateway(
         if not name:
             available = ", ".join(registry.names(role)) or "none"
             raise PluginError(
-                f"no {role} chosen: use --{role} NAME or [gateway] {role} = \"NAME\"; available: {available}"
+                f'no {role} chosen: use --{role} NAME or [gateway] {role} = "NAME"; available: {available}'
             )
         registry.get(role, name)
     for name in gw.observers:
@@ -125,7 +128,11 @@ def run_gateway(gateway: Gateway, *, install_signals: bool = True) -> int:
     gw = gateway.config.gateway
     log.info(
         "started: source %s, policy %s, sink %s, period %g s, stale after %g s",
-        gw.source, gw.policy, gw.sink, gw.period, gw.stale_after,
+        gw.source,
+        gw.policy,
+        gw.sink,
+        gw.period,
+        gw.stale_after,
     )
     if install_signals:
         gateway.loop.install_signal_handlers()

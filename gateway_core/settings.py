@@ -92,7 +92,9 @@ def describe_type(annotation: Any) -> str:
     if origin in (list, tuple):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         if origin is tuple and Ellipsis not in get_args(annotation):
-            return "a list of " + str(len(args)) + " items (" + ", ".join(describe_type(a) for a in args) + ")"
+            return (
+                "a list of " + str(len(args)) + " items (" + ", ".join(describe_type(a) for a in args) + ")"
+            )
         return "a list of " + (describe_type(args[0]) if args else "values")
     if origin in (dict, Mapping):
         return "a table of " + describe_type(get_args(annotation)[1])
@@ -133,14 +135,18 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
             if origin is tuple and args and Ellipsis not in args:
                 if len(value) != len(args):
                     raise ValueError(where)
-                return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+                pairs = enumerate(zip(value, args, strict=True))
+                return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
             item_type = args[0] if args else Any
             return tuple(_convert(v, item_type, f"{where}[{i}]") for i, v in enumerate(value))
     elif origin in (dict, Mapping):
         if isinstance(value, Mapping):
             key_type, item_type = get_args(annotation) or (str, Any)
             return types.MappingProxyType(
-                {_convert(k, key_type, where): _convert(v, item_type, f"{where}.{k}") for k, v in value.items()}
+                {
+                    _convert(k, key_type, where): _convert(v, item_type, f"{where}.{k}")
+                    for k, v in value.items()
+                }
             )
     else:
         raise TypeError(f"unsupported config type {annotation!r} at {where}")

@@ -34,7 +34,9 @@ class FakeClock:
             self.t += seconds
 
 
-def make_reading(clock: FakeClock | None = None, *, cells: int = 16, cell_v: float = 3.30, **changes: object) -> BatteryReading:
+def make_reading(
+    clock: FakeClock | None = None, *, cells: int = 16, cell_v: float = 3.30, **changes: object
+) -> BatteryReading:
     """A plausible 16-cell LiFePO4 reading taken now on ``clock``."""
     cell_voltages = tuple(cell_v for _ in range(cells))
     reading = BatteryReading(

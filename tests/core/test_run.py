@@ -1,0 +1,217 @@
+"""`gateway run` end to end through the CLI, observers, and the example third-party plugin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway_core import hookimpl
+from gateway_core.cli import build_app
+from gateway_core.model import CycleResult, Fault
+from gateway_core.plugins import make_plugin_manager
+from gateway_core.runner import build_gateway, run_gateway
+from tests.core.helpers import ScriptedPlugins, manager_with
+from tests.fakes import FakeClock
+
+FAST = ["--set", "gateway.period=0.05", "--set", "gateway.stale_after=1"]
+
+
+def test_run_cycles_through_the_cli_and_ends_with_stop_limits():
+    plugins = ScriptedPlugins()
+    result = CliRunner().invoke(
+        build_app(manager_with(plugins)),
+        ["run", "--source", "fake", "--policy", "fixed", "--sink", "memory", "--cycles", "3", *FAST],
+    )
+    assert result.exit_code == 0, result.output
+    (sink,) = plugins.sinks
+    assert len(sink.published) == 4
+    assert [lim.fault for lim in sink.limits[:3]] == [None, None, None]
+    assert sink.limits[-1].fault is Fault.SHUTDOWN
+
+
+def test_source_flag_wins_over_set_and_set_reaches_the_plugin_config():
+    plugins = ScriptedPlugins()
+    result = CliRunner().invoke(
+        build_app(manager_with(plugins)),
+        [
+            "run",
+            "--set",
+            "gateway.source=nope",
+            "--source",
+            "fake",
+            "--policy",
+            "fixed",
+            "--sink",
+            "memory",
+            "--set",
+            "fake.port=/dev/ttyUSB1",
+            "--cycles",
+            "1",
+            *FAST,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert plugins.configs[0].port == "/dev/ttyUSB1"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.results: list[CycleResult] = []
+        self.closed = False
+
+    @hookimpl
+    def gateway_cycle_completed(self, result):
+        self.results.append(result)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_hook_gateway_cycle_completed():
+    recorder = Recorder()
+
+    class Obs:
+        @hookimpl
+        def gateway_register_observers(self, register):
+            register("recorder", lambda config, ctx: recorder, description="records results")
+
+    clock = FakeClock()
+    gateway = build_gateway(
+        manager_with(ScriptedPlugins(), Obs()),
+        config_path=None,
+        overrides=[
+            "gateway.source=fake",
+            "gateway.policy=fixed",
+            "gateway.sink=memory",
+            'gateway.observers=["recorder"]',
+        ],
+        clock=clock,
+        threaded=False,
+        max_cycles=4,
+    )
+    assert run_gateway(gateway, install_signals=False) == 0
+    assert [r.cycle for r in recorder.results] == [1, 2, 3, 4]
+    assert all(r.published and r.reading is not None for r in recorder.results)
+    assert recorder.results[0].source == "fake" and recorder.results[0].sink == "memory"
+    assert recorder.closed
+
+
+def test_a_failing_observer_never_stops_the_loop():
+    class Exploding:
+        @hookimpl
+        def gateway_cycle_completed(self, result):
+            raise RuntimeError("observer bug")
+
+    plugins = ScriptedPlugins()
+    gateway = build_gateway(
+        manager_with(plugins, Exploding()),
+        config_path=None,
+        overrides=["gateway.source=fake", "gateway.policy=fixed", "gateway.sink=memory"],
+        clock=FakeClock(),
+        threaded=False,
+        max_cycles=5,
+    )
+    run_gateway(gateway, install_signals=False)
+    assert len(plugins.sinks[0].published) == 6
+
+
+def test_example_third_party_plugin_is_installed_and_found_through_its_entry_point():
+    found = {ep.name: ep.value for ep in entry_points(group="battery_gateway")}
+    assert found.get("const") == "const_source", "pip install examples/const_source (done by .ci/run)"
+
+
+def test_example_third_party_plugin_runs_end_to_end_in_process():
+    pm = make_plugin_manager()
+    plugins = ScriptedPlugins()
+    pm.register(plugins, name="test-sinks")
+    result = CliRunner().invoke(
+        build_app(pm),
+        [
+            "run",
+            "--source",
+            "const",
+            "--sink",
+            "memory",
+            "--policy",
+            "fixed",
+            "--cycles",
+            "3",
+            "--set",
+            "const.cell_voltage=3.25",
+            *FAST,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    readings = [reading for reading, _ in plugins.sinks[0].published[:3]]
+    assert all(r is not None and r.cell_voltages_v == (3.25,) * 16 for r in readings)
+
+
+def gateway_command() -> list[str]:
+    exe = shutil.which("gateway", path=os.path.dirname(sys.executable))
+    return [exe] if exe else [sys.executable, "-m", "gateway_core"]
+
+
+def test_example_third_party_plugin_runs_through_the_installed_command():
+    proc = subprocess.run(
+        [
+            *gateway_command(),
+            "run",
+            "--source",
+            "const",
+            "--sink",
+            "pylontech",
+            "--cycles",
+            "3",
+            "--set",
+            "pylontech.interface=virtual",
+            "--set",
+            "pylontech.channel=example-e2e",
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "stopped after 3 cycles" in proc.stderr
+
+
+def test_sigterm_publishes_stop_and_exits_0(tmp_path):
+    proc = subprocess.Popen(
+        [
+            *gateway_command(),
+            "run",
+            "--source",
+            "const",
+            "--sink",
+            "pylontech",
+            "--policy",
+            "limit_ladder",
+            "--set",
+            "pylontech.interface=virtual",
+            "--set",
+            "pylontech.channel=sigterm-test",
+            *FAST,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "received SIGTERM" in err and "publishing stop limits once" in err
+
+
+@pytest.mark.parametrize("flag", ["--version"])
+def test_version(flag):
+    result = CliRunner().invoke(build_app(make_plugin_manager(entry_points=False)), [flag])
+    assert result.exit_code == 0 and result.output.startswith("gateway (battery-gateway) ")
