@@ -26,6 +26,10 @@ log = logging.getLogger("gateway.engine")
 LANE_SHARE = 0.8
 
 
+#: Lowers the policy's limits (the ``gateway_adjust_limits`` hook); returns the lowered limits.
+Adjuster = Callable[[Limits, BatteryReading, GatewayState], Limits]
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What the lane produced: the reading the limits rest on (or None), the limits, the problems."""
@@ -59,9 +63,11 @@ class Engine:
         stale_after_s: float = 5.0,
         lane: Lane | None = None,
         backoff: Callable[[], Backoff] = Backoff,
+        adjust: Adjuster | None = None,
     ) -> None:
         self.names = names
         self._policy = policy
+        self._adjust = adjust
         self._clock = clock
         self._period_s = period_s
         self._stale_after_s = stale_after_s
@@ -160,6 +166,8 @@ class Engine:
             limits = self._policy.decide(good, state)
             if not isinstance(limits, Limits):
                 raise TypeError(f"decide() returned {type(limits).__name__}, not Limits")
+            if self._adjust is not None:
+                limits = self._adjust(limits, good, state)
         except Exception as exc:
             message = f"policy '{self.names.policy}' failed: {exc or type(exc).__name__}"
             problems.append(Problem("policy", self.names.policy, message))

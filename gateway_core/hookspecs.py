@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from .model import CycleResult
+    from .model import BatteryReading, CycleResult, GatewayState, Limits
     from .roles import Register
 
 PROJECT = "battery_gateway"
@@ -100,4 +100,20 @@ def gateway_cycle_completed(result: CycleResult) -> None:
     :param result: the :class:`~gateway_core.model.CycleResult` of the cycle.
     :returns: nothing; ignored.
     :raises: the exception is logged once per plugin and counted; the other observers still run.
+    """
+
+
+@hookspec
+def gateway_adjust_limits(limits: Limits, reading: BatteryReading, state: GatewayState) -> Limits | None:
+    """Lower the policy's limits for this cycle (e.g. a temporary user override from MQTT).
+
+    Called: every cycle that has a fresh, plausible reading, right after the policy, in the lane
+    (worker thread); never when stop limits are being sent.
+    :param limits: the limits decided so far (the policy's, lowered by earlier adjusters).
+    :param reading: the reading the limits rest on.
+    :param state: the cycle's :class:`~gateway_core.model.GatewayState`.
+    :returns: new :class:`~gateway_core.model.Limits`, or ``None`` to leave them. The core only ever
+        *lowers*: each current is the minimum of before and after, the charge voltage the minimum, the
+        discharge voltage the maximum, and a request flag survives only if both keep it.
+    :raises: the cycle fails safe: stop limits with the plugin named (Fault.POLICY_ERROR).
     """

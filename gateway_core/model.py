@@ -8,6 +8,7 @@ check in :mod:`gateway_core.plausibility`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Flag, StrEnum, auto
 
@@ -171,6 +172,31 @@ class Limits:
         """The single fail-safe value: 0 A both ways, nothing requested, no voltages."""
         return cls(0.0, 0.0, None, None, LimitFlag.NONE, (reason,), fault)
 
+    def restrict(self, other: Limits) -> Limits:
+        """These limits lowered by ``other``: never higher than either, in every field.
+
+        Currents and the charge voltage take the minimum, the discharge voltage the maximum, a
+        request flag survives only when both keep it and its current is still above 0, and the
+        reasons of both are kept.
+        """
+        charge = min(self.charge_current_a, other.charge_current_a)
+        discharge = min(self.discharge_current_a, other.discharge_current_a)
+        flags = self.flags & other.flags
+        if charge <= 0:
+            flags &= ~LimitFlag.CHARGE
+        if discharge <= 0:
+            flags &= ~LimitFlag.DISCHARGE
+        reasons = self.reasons + tuple(r for r in other.reasons if r not in self.reasons)
+        return Limits(
+            charge,
+            discharge,
+            _lowest(self.charge_voltage_v, other.charge_voltage_v, min),
+            _lowest(self.discharge_voltage_v, other.discharge_voltage_v, max),
+            flags,
+            reasons,
+            self.fault or other.fault,
+        )
+
     @property
     def is_stop(self) -> bool:
         """True when neither charging nor discharging is allowed."""
@@ -186,6 +212,14 @@ class Limits:
         if self.fault is not None:
             text += f" (stop: {'; '.join(self.reasons)})"
         return text
+
+
+def _lowest(a: float | None, b: float | None, pick: Callable[[float, float], float]) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pick(a, b)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,11 @@ import pluggy
 
 from .clock import Clock, MonotonicClock
 from .config import LoadedConfig, load_config
-from .engine import Engine, PluginNames
-from .errors import PluginError, StartupError
+from .engine import Adjuster, Engine, PluginNames
+from .errors import PluginError, PolicyError, StartupError
 from .lane import InlineLane, Lane, ThreadLane
 from .loop import GatewayLoop
-from .model import CycleResult
+from .model import BatteryReading, CycleResult, GatewayState, Limits
 from .notifier import ObserverNotifier
 from .plugins import collect_registrations
 from .registry import Registry
@@ -109,6 +109,7 @@ def build_gateway(
         period_s=gw.period,
         stale_after_s=gw.stale_after,
         lane=lane,
+        adjust=make_adjuster(pm),
     )
     notifier = ObserverNotifier(pm, threaded=threaded)
     loop = GatewayLoop(
@@ -121,6 +122,32 @@ def build_gateway(
         on_cycle=on_cycle,
     )
     return Gateway(loop, engine, config, observers)
+
+
+def make_adjuster(pm: pluggy.PluginManager) -> Adjuster | None:
+    """Chain the ``gateway_adjust_limits`` implementations; ``None`` when there are none.
+
+    Each result only ever lowers the limits (:meth:`Limits.restrict`); a failure raises
+    :class:`PolicyError` naming the plugin, so the cycle fails safe.
+    """
+    impls = pm.hook.gateway_adjust_limits.get_hookimpls()
+    if not impls:
+        return None
+
+    def adjust(limits: Limits, reading: BatteryReading, state: GatewayState) -> Limits:
+        for impl in reversed(impls):
+            kwargs = {"limits": limits, "reading": reading, "state": state}
+            try:
+                proposed = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:
+                raise PolicyError(f"plugin '{impl.plugin_name}' failed to adjust limits: {exc}") from exc
+            if proposed is not None:
+                if not isinstance(proposed, Limits):
+                    raise PolicyError(f"plugin '{impl.plugin_name}' adjusted limits to a non-Limits value")
+                limits = limits.restrict(proposed)
+        return limits
+
+    return adjust
 
 
 def run_gateway(gateway: Gateway, *, install_signals: bool = True) -> int:
