@@ -14,6 +14,7 @@ from typing import Annotated
 import pluggy
 import typer
 
+from .commands import register_core_commands
 from .config import load_config
 from .errors import StartupError
 from .logsetup import setup_logging
@@ -100,9 +101,10 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
                 overrides=choose_overrides(set_ or [], source, policy, sink),
                 max_cycles=cycles,
             )
+            code = run_gateway(gateway)
         except StartupError as exc:
             raise fail_startup(exc) from None
-        raise typer.Exit(run_gateway(gateway))
+        raise typer.Exit(code)
 
     @app.command()
     def plugins(
@@ -140,6 +142,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         typer.echo(render_toml(loaded))
 
     app.add_typer(config_app, name="config")
+    register_core_commands(app)
 
     def command_failed(plugin: str, exc: BaseException) -> None:
         log.warning("plugin '%s' could not add its commands: %s", plugin, exc)

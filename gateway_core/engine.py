@@ -121,14 +121,32 @@ class Engine:
             sink=self.names.sink,
         )
 
-    def shutdown(self, reason: str = "shutting down") -> None:
-        """Publish stop limits once, then close the sink and the source."""
+    def shutdown(self, reason: str = "shutting down") -> CycleResult:
+        """Publish stop limits once (reopening the sink once if it is down), then close everything.
+
+        Returns the result of that last publish, for the observers.
+        """
         log.info("stopping: publishing stop limits once")
-        if self._sink.is_open:
-            self._publish(None, Limits.stop(reason, Fault.SHUTDOWN))
+        started = self._clock.now()
+        limits = Limits.stop(reason, Fault.SHUTDOWN)
+        self._sink.ensure_open(ignore_backoff=True)
+        published, problems = self._publish(None, limits)
         self._sink.close()
         self._source.close()
         self._lane.close()
+        return CycleResult(
+            cycle=self._cycle + 1,
+            started_at_s=started,
+            reading=None,
+            limits=limits,
+            published=published,
+            problems=problems,
+            peer_seen_at_s=self._peer_seen_at_s,
+            duration_s=self._clock.now() - started,
+            source=self.names.source,
+            policy=self.names.policy,
+            sink=self.names.sink,
+        )
 
     # -- the lane job -------------------------------------------------------------------------
 

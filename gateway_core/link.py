@@ -47,11 +47,11 @@ class Link:
         """Seconds until the next reopen attempt (0 when due or open)."""
         return max(0.0, self._retry_at_s - self._clock.now()) if not self._open else 0.0
 
-    def ensure_open(self) -> bool:
+    def ensure_open(self, *, ignore_backoff: bool = False) -> bool:
         """Open the target if it is closed and its backoff has passed; True when it is open."""
         if self._open:
             return True
-        if self._clock.now() < self._retry_at_s:
+        if self._clock.now() < self._retry_at_s and not ignore_backoff:
             return False
         try:
             self.target.open()

@@ -84,8 +84,9 @@ class GatewayLoop:
                     self._clock.sleep(next_at - now)
         finally:
             self._sd.stopping()
-            self._engine.shutdown()
+            final = self._engine.shutdown()
             if self._notifier is not None:
+                self._notifier.submit(final)
                 self._notifier.close()
             self._sd.close()
         return 0

@@ -76,7 +76,11 @@ class InverterSink(Protocol):
 
 @runtime_checkable
 class CycleObserver(Protocol):
-    """Watches completed cycles (MQTT, metrics); registered as a pluggy plugin for the run."""
+    """Watches completed cycles (MQTT, metrics); registered as a pluggy plugin for the run.
+
+    An observer may also have an ``open()``: it is called once before the first cycle, and an
+    exception there refuses the start (exit 2), e.g. a metrics port that is taken.
+    """
 
     def gateway_cycle_completed(self, result: CycleResult) -> None:
         """Take one cycle's result; runs on the observer thread and must return fast."""

@@ -161,16 +161,29 @@ def run_gateway(gateway: Gateway, *, install_signals: bool = True) -> int:
         gw.period,
         gw.stale_after,
     )
+    for name, observer in zip(gw.observers, gateway.observers, strict=True):
+        open_ = getattr(observer, "open", None)
+        if open_ is not None:
+            try:
+                open_()
+            except Exception as exc:
+                close_all(gateway.observers)
+                raise PluginError(f"observer '{name}' could not start: {exc}") from exc
     if install_signals:
         gateway.loop.install_signal_handlers()
     try:
         return gateway.loop.run()
     finally:
-        for observer in gateway.observers:
-            close = getattr(observer, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception as exc:
-                    log.warning("observer close() failed: %s", exc)
+        close_all(gateway.observers)
         log.info("stopped after %d cycles", gateway.loop.cycles)
+
+
+def close_all(observers: Sequence[object]) -> None:
+    """Close each observer that has a ``close()``; a failure is logged, never raised."""
+    for observer in observers:
+        close = getattr(observer, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:
+                log.warning("observer close() failed: %s", exc)

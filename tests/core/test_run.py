@@ -66,6 +66,10 @@ class Recorder:
     def __init__(self) -> None:
         self.results: list[CycleResult] = []
         self.closed = False
+        self.opened = 0
+
+    def open(self) -> None:
+        self.opened += 1
 
     @hookimpl
     def gateway_cycle_completed(self, result):
@@ -98,10 +102,45 @@ def test_hook_gateway_cycle_completed():
         max_cycles=4,
     )
     assert run_gateway(gateway, install_signals=False) == 0
-    assert [r.cycle for r in recorder.results] == [1, 2, 3, 4]
-    assert all(r.published and r.reading is not None for r in recorder.results)
+    assert [r.cycle for r in recorder.results] == [1, 2, 3, 4, 5]
+    assert all(r.published and r.reading is not None for r in recorder.results[:4])
+    assert recorder.results[-1].limits.fault is Fault.SHUTDOWN and recorder.opened == 1
     assert recorder.results[0].source == "fake" and recorder.results[0].sink == "memory"
     assert recorder.closed
+
+
+def test_an_observer_that_cannot_open_refuses_the_start_with_exit_2():
+    class Taken(Recorder):
+        def open(self) -> None:
+            raise OSError("127.0.0.1:9108 is in use")
+
+    taken = Taken()
+
+    class Obs:
+        @hookimpl
+        def gateway_register_observers(self, register):
+            register("metrics", lambda config, ctx: taken)
+
+    result = CliRunner().invoke(
+        build_app(manager_with(ScriptedPlugins(), Obs())),
+        [
+            "run",
+            "--source",
+            "fake",
+            "--policy",
+            "fixed",
+            "--sink",
+            "memory",
+            "--set",
+            'gateway.observers=["metrics"]',
+            "--cycles",
+            "1",
+            *FAST,
+        ],
+    )
+    assert result.exit_code == 2
+    assert "observer 'metrics' could not start: 127.0.0.1:9108 is in use" in result.output
+    assert taken.closed
 
 
 def test_a_failing_observer_never_stops_the_loop():
