@@ -14,6 +14,7 @@ out-of-range values with one precise :class:`~gateway_core.errors.ConfigError` l
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -78,7 +79,7 @@ def describe_type(annotation: Any) -> str:
     """A short human name of a config field's type, for error messages."""
     origin = get_origin(annotation)
     if annotation is float:
-        return "a number"
+        return "a finite number"
     if annotation is int:
         return "a whole number"
     if annotation is bool:
@@ -113,7 +114,7 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif annotation is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     elif annotation is str:
         if isinstance(value, str):

@@ -84,8 +84,10 @@ def test_bad_override_syntax(text, message):
         ),
         (
             '[fake]\ntimeout = "fast"\n',
-            'gateway.toml: [fake] timeout = "fast" has the wrong type; accepted: a number',
+            'gateway.toml: [fake] timeout = "fast" has the wrong type; accepted: a finite number',
         ),
+        ("[fake]\ntimeout = nan\n", "[fake] timeout = nan has the wrong type; accepted: a finite number"),
+        ("[fake]\ntimeout = inf\n", "[fake] timeout = inf has the wrong type; accepted: a finite number"),
         (
             "[fake]\ncells = 3.5\n",
             "gateway.toml: [fake] cells = 3.5 has the wrong type; accepted: a whole number",
