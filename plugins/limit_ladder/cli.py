@@ -1,0 +1,255 @@
+"""``gateway limit_ladder explain``: show the limits a reading gets, and every reason, for tuning.
+
+No ``from __future__ import annotations`` here: typer reads the annotations at run time.
+"""
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway_core.config import load_raw
+from gateway_core.errors import ConfigError
+from gateway_core.model import Alarm, BatteryReading, Fault, GatewayState, Limits
+from gateway_core.plausibility import implausibility
+from gateway_core.settings import build_section
+
+from .config import LadderConfig
+from .policy import LadderMemory, decide
+
+SECTION = "limit_ladder"
+READING_KEYS = tuple(f.name for f in dataclasses.fields(BatteryReading))
+NO_HISTORY = (
+    "one reading has no history: hysteresis, hold times, ramps and oscillation need a sequence "
+    "(pass a JSON list of readings on stdin)"
+)
+
+
+class InputError(ValueError):
+    """The reading given on the command line or stdin cannot be used."""
+
+
+def load_config(path: Path | None, overrides: list[str]) -> LadderConfig:
+    """The ``[limit_ladder]`` section from ``--config`` and ``--set`` (other sections are ignored)."""
+    raw, _ = load_raw(path, overrides)
+    return build_section(LadderConfig, SECTION, raw.values.get(SECTION, {}), raw.origins.get(SECTION, {}))
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+
+
+def reading_from_json(data: object, index: int = 0) -> BatteryReading:
+    """A reading from a JSON object with BatteryReading keys; cells are required, the rest defaulted."""
+    if not isinstance(data, dict):
+        raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(READING_KEYS))
+    if unknown:
+        raise InputError(
+            f"reading {index + 1}: unknown key(s) {', '.join(unknown)}; known: {', '.join(READING_KEYS)}"
+        )
+    values: dict[str, Any] = dict(data)
+    cells = values.get("cell_voltages_v")
+    if not isinstance(cells, list) or not cells:
+        raise InputError(f"reading {index + 1}: cell_voltages_v must be a non-empty list of volts")
+    try:
+        values["cell_voltages_v"] = tuple(float(c) for c in cells)
+        values["temperatures_c"] = tuple(float(t) for t in values.get("temperatures_c", ()))
+        values["alarms"] = frozenset(Alarm(a) for a in values.get("alarms", ()))
+        values.setdefault("source_id", "explain")
+        values.setdefault("taken_at_s", float(index))
+        values.setdefault("voltage_v", round(sum(values["cell_voltages_v"]), 3))
+        values.setdefault("current_a", 0.0)
+        values.setdefault("soc_pct", 50.0)
+        return BatteryReading(**values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"reading {index + 1}: {exc}") from None
+
+
+def explain_sequence(readings: list[BatteryReading], config: LadderConfig) -> list[Limits]:
+    """Decide each reading in order, as the gateway would (time from ``taken_at_s``)."""
+    memory = LadderMemory()
+    previous: Limits | None = None
+    out: list[Limits] = []
+    for cycle, reading in enumerate(readings, start=1):
+        why = implausibility(reading)
+        if why is not None:
+            limits = Limits.stop(f"implausible reading: {why}", Fault.IMPLAUSIBLE_READING)
+        else:
+            state = GatewayState(now_s=reading.taken_at_s, cycle=cycle, previous=previous)
+            limits, memory = decide(reading, memory, state, config)
+        out.append(limits)
+        previous = limits
+    return out
+
+
+def _as_dict(reading: BatteryReading, limits: Limits) -> dict[str, Any]:
+    return {
+        "reading": {
+            "cells": reading.cell_count,
+            "min_cell_v": reading.min_cell_v,
+            "max_cell_v": reading.max_cell_v,
+            "soc_pct": reading.soc_pct,
+            "current_a": reading.current_a,
+            "temperatures_c": list(reading.temperatures_c),
+            "taken_at_s": reading.taken_at_s,
+        },
+        "charge_current_a": limits.charge_current_a,
+        "discharge_current_a": limits.discharge_current_a,
+        "charge_voltage_v": limits.charge_voltage_v,
+        "discharge_voltage_v": limits.discharge_voltage_v,
+        "flags": [f.name for f in type(limits.flags) if f in limits.flags and f.name],
+        "fault": limits.fault.value if limits.fault is not None else None,
+        "reasons": list(limits.reasons),
+    }
+
+
+def _print_human(reading: BatteryReading, limits: Limits) -> None:
+    temps = ", ".join(f"{t:.1f}" for t in reading.temperatures_c) or "none"
+    typer.echo(
+        f"reading: {reading.cell_count} cells, lowest {reading.min_cell_v:.3f} V, highest "
+        f"{reading.max_cell_v:.3f} V, SOC {reading.soc_pct:g} %, current {reading.current_a:+.1f} A, "
+        f"temperatures {temps} °C"
+    )
+    typer.echo(f"  charge     {limits.charge_current_a:g} A")
+    typer.echo(f"  discharge  {limits.discharge_current_a:g} A")
+    for label, volts in (("CVL", limits.charge_voltage_v), ("DVL", limits.discharge_voltage_v)):
+        typer.echo(f"  {label}        {'-' if volts is None else f'{volts:.2f} V'}")
+    typer.echo("  reasons:")
+    for reason in limits.reasons:
+        typer.echo(f"    - {reason}")
+
+
+def _readings_from_options(
+    cells: str,
+    cell_count: int | None,
+    soc: float,
+    current: float,
+    temps: str,
+    voltage: float | None,
+    alarms: list[str],
+    charge_off: bool,
+    discharge_off: bool,
+    bms_charge_limit: float | None,
+    bms_discharge_limit: float | None,
+) -> list[BatteryReading]:
+    voltages = _floats(cells, "--cells")
+    if cell_count is not None:
+        if len(voltages) != 1:
+            raise InputError("--cell-count repeats one voltage: give --cells a single value with it")
+        voltages = voltages * cell_count
+    data: dict[str, Any] = {
+        "cell_voltages_v": list(voltages),
+        "soc_pct": soc,
+        "current_a": current,
+        "temperatures_c": list(_floats(temps, "--temps")),
+        "alarms": alarms,
+        "charge_enabled": not charge_off,
+        "discharge_enabled": not discharge_off,
+        "bms_charge_current_limit_a": bms_charge_limit,
+        "bms_discharge_current_limit_a": bms_discharge_limit,
+    }
+    if voltage is not None:
+        data["voltage_v"] = voltage
+    return [reading_from_json(data)]
+
+
+def _readings_from_stdin() -> tuple[list[BatteryReading], bool]:
+    if sys.stdin.isatty():
+        raise InputError("give the reading with --cells ... or as JSON on stdin")
+    text = sys.stdin.read()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"stdin is not JSON: {exc}") from None
+    if isinstance(data, list):
+        if not data:
+            raise InputError("stdin holds an empty list; give at least one reading")
+        return [reading_from_json(item, i) for i, item in enumerate(data)], True
+    return [reading_from_json(data)], False
+
+
+def build_cli() -> typer.Typer:
+    """The ``gateway limit_ladder`` command group."""
+    app = typer.Typer(help="The limit_ladder policy: explain its decisions.", no_args_is_help=True)
+
+    @app.command()
+    def explain(
+        config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", "-s", help="override a key: limit_ladder.key=value")
+        ] = None,
+        cells: Annotated[
+            str | None, typer.Option(help="cell voltages, comma-separated (else a JSON reading on stdin)")
+        ] = None,
+        cell_count: Annotated[
+            int | None, typer.Option(min=1, max=64, help="repeat the single --cells value this many times")
+        ] = None,
+        soc: Annotated[float, typer.Option(help="state of charge, %")] = 50.0,
+        current: Annotated[float, typer.Option(help="battery current, A (+ = charging)")] = 0.0,
+        temps: Annotated[str, typer.Option(help="battery probes, °C, comma-separated ('' = none)")] = "25",
+        voltage: Annotated[float | None, typer.Option(help="pack voltage, V (default: sum of cells)")] = None,
+        alarm: Annotated[
+            list[str] | None,
+            typer.Option(help="a BMS alarm, repeatable: " + ", ".join(a.value for a in Alarm)),
+        ] = None,
+        charge_off: Annotated[bool, typer.Option(help="the BMS charge MOSFET is off")] = False,
+        discharge_off: Annotated[bool, typer.Option(help="the BMS discharge MOSFET is off")] = False,
+        bms_charge_limit: Annotated[
+            float | None, typer.Option(help="BMS charge over-current protection, A")
+        ] = None,
+        bms_discharge_limit: Annotated[
+            float | None, typer.Option(help="BMS discharge over-current protection, A")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    ) -> None:
+        """Print the limits and every reason for a reading (--cells ... or JSON on stdin).
+
+        A JSON list on stdin is replayed in order (time from taken_at_s), showing hysteresis,
+        hold times, ramps and oscillation counteraction.
+        """
+        try:
+            ladder_config = load_config(config, set_ or [])
+        except ConfigError as exc:
+            typer.echo(f"gateway: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            if cells is not None:
+                readings = _readings_from_options(
+                    cells,
+                    cell_count,
+                    soc,
+                    current,
+                    temps,
+                    voltage,
+                    alarm or [],
+                    charge_off,
+                    discharge_off,
+                    bms_charge_limit,
+                    bms_discharge_limit,
+                )
+                sequence = False
+            else:
+                readings, sequence = _readings_from_stdin()
+        except InputError as exc:
+            typer.echo(f"gateway: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        decisions = explain_sequence(readings, ladder_config)
+        if as_json:
+            rows = [_as_dict(r, lim) for r, lim in zip(readings, decisions, strict=True)]
+            typer.echo(json.dumps(rows if sequence else rows[0], indent=2, ensure_ascii=False))
+            return
+        for number, (reading, limits) in enumerate(zip(readings, decisions, strict=True), start=1):
+            if sequence:
+                typer.echo(f"[{number}] t = {reading.taken_at_s:g} s")
+            _print_human(reading, limits)
+        if not sequence:
+            typer.echo(f"note: {NO_HISTORY}")
+
+    return app

@@ -1,0 +1,116 @@
+"""Config: the documented defaults, refused configs, and the shipped example through the real loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway_core.config import load_raw, validate
+from gateway_core.errors import ConfigError
+from gateway_core.plugins import collect_registrations, make_plugin_manager
+from gateway_core.registry import Registry
+from gateway_core.settings import build_section
+from limit_ladder.config import LadderConfig
+
+from .helpers import once, pack
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "limit_ladder_strict.toml"
+
+
+def test_defaults_are_the_documented_table() -> None:
+    config = LadderConfig()
+    assert config.charge_ladder == ((3.55, 0), (3.50, 2), (3.47, 15), (3.45, 30), (3.00, 60), (2.70, 30))
+    assert config.charge_below_a == 5.0
+    assert config.discharge_ladder == ((3.30, 60), (3.10, 50), (3.00, 30), (2.90, 10))
+    assert config.discharge_below_a == 0.0
+    assert (config.charge_voltage_per_cell, config.discharge_voltage_per_cell) == (3.45, 3.15)
+    assert (config.charge_rerise_below_v, config.charge_rerise_max_soc, config.charge_hold_s) == (
+        3.40,
+        99,
+        2700,
+    )
+    assert config.discharge_rerise_min_soc == 40
+    assert config.ramp_a_per_s == 0
+
+
+def test_toml_lists_become_float_tuples() -> None:
+    config = build_section(LadderConfig, "limit_ladder", {"charge_ladder": [[3.5, 2], [3.4, 10]]})
+    assert config.charge_ladder == ((3.5, 2.0), (3.4, 10.0))
+    assert all(isinstance(v, float) for step in config.charge_ladder for v in step)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"charge_ladder": [[3.40, 2], [3.50, 10]]},
+            "charge_ladder step 2 [3.5, 10]: threshold 3.5 V is not below",
+        ),
+        ({"charge_ladder": [[3.50, 2], [3.50, 10]]}, "is not below the previous step's 3.5 V"),
+        ({"discharge_ladder": [[3.3, -1]]}, "discharge_ladder step 1 [3.3, -1]: -1 A is out of range"),
+        ({"discharge_ladder": [[4.6, 10]]}, "threshold 4.6 V is outside 2-4.5 V"),
+        ({"charge_ladder": [[1.9, 10]]}, "threshold 1.9 V is outside 2-4.5 V"),
+        ({"charge_ladder": []}, "charge_ladder needs at least one [threshold_v, amps] step"),
+        ({"charge_ladder": [[3.5]]}, "charge_ladder = [[3.5]] has the wrong type"),
+        ({"charge_below_a": -5}, "charge_below_a = -5 is out of range"),
+        ({"max_charge_current": 2000}, "max_charge_current = 2000 is out of range"),
+        (
+            {"charge_voltage_per_cell": 3.0, "discharge_voltage_per_cell": 3.1},
+            "must be below charge_voltage_per_cell",
+        ),
+        ({"charge_voltage": 50.0, "discharge_voltage": 52.0}, "discharge_voltage = 52 V must be below"),
+        ({"charge_min_temp_c": 20, "charge_max_temp_c": 10}, "charge_min_temp_c = 20 must be below"),
+        ({"charge_derate_cold": [[10, 30], [5, 10]]}, "coldest first"),
+        ({"charge_derate_hot": [[40, 30], [45, 10]]}, "hottest first"),
+        ({"oscillation_levels_a": []}, "oscillation_levels_a needs at least one swing size"),
+        ({"oscillation_factor": 1.5}, "oscillation_factor = 1.5 is out of range"),
+        ({"ladder": 1}, "unknown key 'ladder'"),
+        ({"max_charge_current": float("nan")}, "max_charge_current = nan has the wrong type; accepted: a finite number"),
+        ({"charge_hold_s": float("inf")}, "charge_hold_s"),
+        ({"charge_ladder": [[3.5, float("nan")]]}, "charge_ladder = [[3.5, nan]] has the wrong type"),
+    ],
+)
+def test_bad_configs_are_refused_with_a_precise_line(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_section(LadderConfig, "limit_ladder", values, dict.fromkeys(values, "gw.toml"))
+    text = str(info.value)
+    assert message in text
+    assert text.startswith("gw.toml: [limit_ladder]")
+    assert "\n" not in text
+
+
+def test_constructor_refuses_bad_ladders_too() -> None:
+    with pytest.raises(ValueError, match="list steps from the highest threshold down"):
+        LadderConfig(discharge_ladder=((3.0, 10.0), (3.3, 60.0)))
+
+
+def registry_with_ladder() -> Registry:
+    import limit_ladder
+
+    pm = make_plugin_manager(entry_points=False)
+    pm.register(limit_ladder, name="limit_ladder")
+    return collect_registrations(pm)
+
+
+def test_strict_example_loads_through_the_real_loader() -> None:
+    raw, path = load_raw(EXAMPLE)
+    loaded = validate(raw, registry_with_ladder(), path)
+    config = loaded.section("limit_ladder")
+    assert isinstance(config, LadderConfig)
+    assert loaded.gateway.policy == "limit_ladder"
+    assert config.charge_ladder[:2] == ((3.44, 0.0), (3.42, 30.0))
+    assert (config.charge_voltage, config.discharge_voltage) == (55.0, 50.5)
+    assert once(pack(3.44), config).charge_current_a == 0
+    assert once(pack(3.439), config).charge_current_a == 30
+    assert once(pack(3.42), config).charge_current_a == 30
+    assert once(pack(3.30), config).charge_current_a == 60
+    assert once(pack(3.40, low=3.151), config).discharge_current_a == 60
+    assert once(pack(3.40, low=3.15), config).discharge_current_a == 0
+
+
+def test_set_overrides_reach_the_section() -> None:
+    raw, path = load_raw(EXAMPLE, ["limit_ladder.max_charge_current=40"])
+    config = validate(raw, registry_with_ladder(), path).section("limit_ladder")
+    assert isinstance(config, LadderConfig)
+    assert config.max_charge_current == 40.0
