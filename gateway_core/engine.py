@@ -236,9 +236,7 @@ class Engine:
         self._sink.worked()
         self._previous = limits
         if isinstance(report, PublishReport) and report.peer_seen_at_s is not None:
-            if self._peer_seen_at_s is None:
-                log.info("inverter heard on the sink '%s'", self.names.sink)
-            self._peer_seen_at_s = report.peer_seen_at_s
+            self._peer_seen_at_s = report.peer_seen_at_s  # the sink logs when it hears the inverter
         return True, ()
 
     def _note_state(self, limits: Limits) -> None:
