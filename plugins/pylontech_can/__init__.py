@@ -1,1 +1,45 @@
-"""JK BMS "4E 57" UART source (placeholder until the plugin lands)."""
+"""Pylontech low-voltage CAN sink (``pylontech``) and the ``gateway pylontech`` commands.
+
+Imports only the core and the stdlib-only config here; python-can and cantools load when the sink
+is built or a command runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway_core import hookimpl
+
+from .config import PylontechConfig
+
+if TYPE_CHECKING:
+    import typer
+
+    from gateway_core.roles import InverterSink, PluginContext, RegisterSink
+
+__all__ = ["PylontechConfig"]
+
+
+@hookimpl
+def gateway_register_sinks(register: RegisterSink) -> None:
+    """Register the ``pylontech`` sink."""
+
+    def build(config: PylontechConfig, ctx: PluginContext) -> InverterSink:
+        from pylontech_can.sink import PylontechSink
+
+        return PylontechSink(config, ctx)
+
+    register(
+        "pylontech",
+        build,
+        config=PylontechConfig,
+        description="Pylontech low-voltage CAN battery (python-can: socketcan, slcan, ...)",
+    )
+
+
+@hookimpl
+def gateway_register_commands(app: typer.Typer) -> None:
+    """Add ``gateway pylontech decode|monitor``."""
+    from pylontech_can.cli import build_cli
+
+    app.add_typer(build_cli(), name="pylontech")
