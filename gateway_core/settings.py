@@ -93,9 +93,7 @@ def describe_type(annotation: Any) -> str:
     if origin in (list, tuple):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         if origin is tuple and Ellipsis not in get_args(annotation):
-            return (
-                "a list of " + str(len(args)) + " items (" + ", ".join(describe_type(a) for a in args) + ")"
-            )
+            return "[" + ", ".join(describe_type(a).removeprefix("a ") for a in args) + "]"
         return "a list of " + (describe_type(args[0]) if args else "values")
     if origin in (dict, Mapping):
         return "a table of " + describe_type(get_args(annotation)[1])
