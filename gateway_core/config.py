@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .registry import Registry
-from .settings import build_section, format_value, section_values, setting
+from .settings import build_section, format_value, section_values, setting, setting_info
 
 DEFAULT_CONFIG_PATH = Path("/etc/battery-gateway/gateway.toml")
 
@@ -165,10 +165,12 @@ def render_toml(config: LoadedConfig, only: Iterable[str] | None = None) -> str:
         lines.append(f"[{name}]")
         for fld in dataclasses.fields(obj):  # type: ignore[arg-type]
             value = section_values(obj)[fld.name]
-            help_text = fld.metadata.get("battery_gateway")
-            comment = f"  # {help_text.help}" if help_text is not None and help_text.help else ""
+            info = setting_info(fld)
+            comment = f"  # {info.help}" if info.help else ""
             if value is None:
                 lines.append(f"# {fld.name} = (not set){comment}")
+            elif info.secret:
+                lines.append(f'{fld.name} = "***"  # secret: not shown')
             else:
                 lines.append(f"{fld.name} = {format_value(value)}{comment}")
         lines.append("")

@@ -37,6 +37,7 @@ class SettingInfo:
     choices: tuple[object, ...] | None = None
     unit: str = ""
     help: str = ""
+    secret: bool = False
 
 
 def setting(
@@ -47,9 +48,14 @@ def setting(
     choices: Sequence[object] | None = None,
     unit: str = "",
     help: str = "",
+    secret: bool = False,
 ) -> Any:
-    """Declare one config key with its default, bounds, unit and help (a ``dataclasses.field``)."""
-    info = SettingInfo(min, max, tuple(choices) if choices is not None else None, unit, help)
+    """Declare one config key with its default, bounds, unit and help (a ``dataclasses.field``).
+
+    A ``secret`` value (a password) is never printed: ``gateway config show`` and error messages
+    show ``"***"`` instead.
+    """
+    info = SettingInfo(min, max, tuple(choices) if choices is not None else None, unit, help, secret)
     if isinstance(default, list | dict):
         frozen = _freeze(default)
         return dataclasses.field(default_factory=lambda: frozen, metadata={_META: info})
@@ -215,23 +221,23 @@ def build_section(
             raise ConfigError(f"{origin}: [{section}] unknown key '{key}'; known keys: {known}")
         fld = fields[key]
         annotation = hints[key]
+        shown = '"***"' if setting_info(fld).secret else format_value(raw)
         try:
             value = _convert(raw, annotation, key)
         except ValueError:
             raise ConfigError(
-                f"{origin}: [{section}] {key} = {format_value(raw)} has the wrong type; "
+                f"{origin}: [{section}] {key} = {shown} has the wrong type; "
                 f"accepted: {describe_type(annotation)}"
             ) from None
         info = setting_info(fld)
         if info.choices is not None and value not in info.choices:
             raise ConfigError(
-                f"{origin}: [{section}] {key} = {format_value(raw)} is not allowed; "
-                f"accepted: {accepted(fld, annotation)}"
+                f"{origin}: [{section}] {key} = {shown} is not allowed; accepted: {accepted(fld, annotation)}"
             )
         for number in _numbers(value):
             if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):
                 raise ConfigError(
-                    f"{origin}: [{section}] {key} = {format_value(raw)} is out of range; "
+                    f"{origin}: [{section}] {key} = {shown} is out of range; "
                     f"accepted: {accepted(fld, annotation)}"
                 )
         kwargs[key] = value

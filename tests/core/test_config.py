@@ -177,3 +177,20 @@ def test_config_show_cli(tmp_path):
     assert result.exit_code == 0, result.output
     assert "[fake]\n" in result.output and "cells = 7" in result.output
     assert 'policy = "limit_ladder"' in result.output
+
+
+def test_secret_values_are_never_printed():
+    from dataclasses import dataclass
+
+    from gateway_core.config import LoadedConfig
+    from gateway_core.settings import build_section, setting
+
+    @dataclass(frozen=True)
+    class Broker:
+        password: str | None = setting(None, secret=True, help="password")
+
+    loaded = LoadedConfig(GatewayConfig(), {"broker": Broker(password="hunter2")}, None)
+    assert "hunter2" not in render_toml(loaded) and 'password = "***"' in render_toml(loaded)
+    with pytest.raises(ConfigError) as info:
+        build_section(Broker, "broker", {"password": 12345}, {"password": "--set broker.password"})
+    assert "12345" not in str(info.value) and '"***"' in str(info.value)
