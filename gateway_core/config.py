@@ -7,6 +7,7 @@ the value came from (file or ``--set``), the section, the key and the accepted v
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,20 +77,36 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _shown(text: str) -> str:
+    """``text`` for a one-line message: as it is when printable, else quoted with escapes."""
+    return text if text.isprintable() else repr(text)
+
+
+def _check_name(label: str, what: str, name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ConfigError(f"{label}: {what} name {name!r} is not valid; use letters, digits, _ and -")
+
+
 def parse_override(text: str) -> tuple[str, str, Any]:
     """Split ``section.key=value``; the value is read as TOML, else as a plain string.
 
-    :raises ConfigError: no ``=``, no section, or a newline in the value.
+    :raises ConfigError: no ``=``, no section, a malformed name, or a newline in the value.
     """
+    usage = f"--set {_shown(text)}: expected section.key=value (e.g. jk_uart.port=/dev/ttyUSB1)"
     if "=" not in text:
-        raise ConfigError(f"--set {text}: expected section.key=value")
+        raise ConfigError(usage)
     dotted, raw = text.split("=", 1)
     dotted = dotted.strip()
     if "." not in dotted:
-        raise ConfigError(f"--set {text}: expected section.key=value (e.g. jk_uart.port=/dev/ttyUSB1)")
+        raise ConfigError(usage)
     section, key = dotted.split(".", 1)
     if not section or not key:
-        raise ConfigError(f"--set {text}: expected section.key=value")
+        raise ConfigError(usage)
+    _check_name(f"--set {_shown(dotted)}", "section", section)
+    _check_name(f"--set {_shown(dotted)}", "key", key)
     if "\n" in raw or "\r" in raw:
         raise ConfigError(f"--set {dotted}: the value must not contain a newline")
     try:
@@ -104,6 +121,10 @@ def merge(file_data: Mapping[str, Any], file_label: str, overrides: Iterable[str
     values: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, str]] = {}
     for section, table in file_data.items():
+        _check_name(file_label, "section", section)
+        if isinstance(table, dict):
+            for key in table:
+                _check_name(file_label, f"[{section}] key", key)
         if not isinstance(table, dict):
             raise ConfigError(
                 f"{file_label}: top-level key '{section}' must be a [section] table, "
