@@ -142,7 +142,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         typer.echo(render_toml(loaded))
 
     app.add_typer(config_app, name="config")
-    register_core_commands(app)
+    register_core_commands(app, pm)
 
     def command_failed(plugin: str, exc: BaseException) -> None:
         log.warning("plugin '%s' could not add its commands: %s", plugin, exc)

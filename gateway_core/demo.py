@@ -1,0 +1,299 @@
+"""``gateway demo``: the real engine between a simulated JK BMS and a virtual CAN bus, with a pretend
+inverter on the same bus showing what it decodes, refreshed every cycle.
+
+Wiring: the ``jk_uart`` source reads ``jksim://`` (the simulator behind pyserial's URL handlers), the
+``limit_ladder`` policy decides, the ``pylontech`` sink sends on python-can's ``virtual`` bus. A second
+bus on that channel plays the inverter: it decodes each frame set, answers with 0x305, and sets the
+simulator's current within the limits it received, so the pack charges and discharges and the limits
+move. ``--fault`` makes the simulated BMS misbehave for a while so the fail-safe shows, then recover.
+
+No ``from __future__ import annotations`` here: typer reads the annotations at run time. The plugins
+(``jk_uart``, ``pylontech_can``) and python-can are imported inside the functions.
+"""
+
+import itertools
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import pluggy
+import typer
+
+from .clock import MonotonicClock
+from .demoview import PretendInverter, render, screen
+from .errors import StartupError
+from .model import CycleResult
+from .runner import build_gateway, run_gateway
+from .sdnotify import SdNotifier
+
+#: Faults the demo can inject: the simulator's reply faults, and pulling the adapter out.
+DEMO_FAULTS = ("silence", "garbage", "bad_checksum", "split", "trickle", "noise", "echo", "unplug")
+HEARTBEAT_ID = 0x305
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``gateway demo`` was asked for."""
+
+    cycles: int | None = None
+    period_s: float = 1.0
+    speed: float = 200.0
+    cells: int = 16
+    capacity_ah: float = 100.0
+    soc_pct: float = 60.0
+    charge_a: float = 50.0
+    discharge_a: float = 40.0
+    fault: str | None = None
+    fault_at: int = 10
+    fault_cycles: int = 10
+    config: Path | None = None
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass
+class DemoRun:
+    """What a demo run showed: every cycle's result and the frames the inverter had then."""
+
+    channel: str
+    results: list[CycleResult] = field(default_factory=list)
+    frames: list[dict[int, tuple[bytes, float]]] = field(default_factory=list)
+    final_frames: dict[int, bytes] = field(default_factory=dict)
+    exit_code: int = 0
+
+
+def demo_overrides(opts: DemoOptions, name: str) -> list[str]:
+    """The ``--set`` lines that wire simulator, policy and virtual bus (the user's own come last)."""
+    url = f"jksim://?cells={opts.cells}&capacity={opts.capacity_ah:g}&soc={opts.soc_pct:g}"
+    url += f"&speed={opts.speed:g}&name={name}"
+    return [
+        'gateway.source="jk_uart"',
+        'gateway.policy="limit_ladder"',
+        'gateway.sink="pylontech"',
+        "gateway.observers=[]",
+        f"gateway.period={opts.period_s!r}",
+        f'jk_uart.port="{url}"',
+        f"jk_uart.timeout={max(0.05, min(0.5, opts.period_s / 2))!r}",
+        'pylontech.interface="virtual"',
+        f'pylontech.channel="{name}"',
+        # The ladder's 45 min wait before charging rises again, in simulated time.
+        f"limit_ladder.charge_hold_s={2700.0 / max(opts.speed, 1.0)!r}",
+        *opts.overrides,
+    ]
+
+
+class EventLog(logging.Handler):
+    """Keeps the last warnings (fail-safe engaged/released, links lost) for the view."""
+
+    def __init__(self, size: int = 6) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: deque[str] = deque(maxlen=size)
+        self.cycle = 1
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Remember one record as ``cycle N: message``."""
+        self.lines.append(f"cycle {self.cycle}: {record.getMessage()}")
+
+
+@contextmanager
+def _captured_logs(events: EventLog) -> Iterator[None]:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers[:] = [events]
+    root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+def run_demo(
+    pm: pluggy.PluginManager, opts: DemoOptions, out: Callable[[str], None], *, tty: bool
+) -> DemoRun:
+    """Run the demo until ``opts.cycles`` have run or SIGINT/SIGTERM; print the view each cycle.
+
+    :raises StartupError: a bad ``--set`` or config, as for ``gateway run``.
+    """
+    import can
+
+    from jk_uart.simulator import forget_simulator, get_simulator
+
+    name = f"demo-{os.getpid()}-{next(_names)}"
+    sim = get_simulator(name, cells=opts.cells, capacity_ah=opts.capacity_ah, soc_pct=opts.soc_pct)
+    clock = MonotonicClock()
+    inverter = PretendInverter(charge_a=opts.charge_a, discharge_a=opts.discharge_a)
+    frames: dict[int, tuple[bytes, float]] = {}
+    run = DemoRun(channel=name)
+    events = EventLog()
+    title = f"battery-gateway demo: JK simulator -> limit_ladder -> Pylontech CAN (virtual bus {name})"
+    listener = can.Bus(interface="virtual", channel=name, receive_own_messages=False)
+
+    def fault_notes(cycle: int) -> list[str]:
+        if opts.fault is None:
+            return (
+                []
+                if opts.cycles
+                else ["Ctrl-C stops the demo (the gateway sends stop limits once on the way out)"]
+            )
+        last = opts.fault_at + opts.fault_cycles - 1
+        state = "ACTIVE" if opts.fault_at <= cycle <= last else ("over" if cycle > last else "scheduled")
+        return [f"fault: {opts.fault} from cycle {opts.fault_at} to {last} ({state})"]
+
+    def steer_fault(cycle: int) -> None:
+        if opts.fault is None:
+            return
+        if cycle == opts.fault_at:
+            sim.unplug() if opts.fault == "unplug" else sim.inject(opts.fault)
+        elif cycle == opts.fault_at + opts.fault_cycles:
+            sim.plug() if opts.fault == "unplug" else sim.clear_faults()
+
+    def on_cycle(result: CycleResult) -> None:
+        while (message := listener.recv(0)) is not None:
+            frames[message.arbitration_id] = (bytes(message.data), clock.now())
+            if message.arbitration_id == 0x356:  # as a Deye does: answer each 0x356
+                listener.send(can.Message(arbitration_id=HEARTBEAT_ID, data=bytes(8), is_extended_id=False))
+                frames[HEARTBEAT_ID] = (bytes(8), clock.now())
+        now = clock.now()
+        sim.set_current(inverter.update(frames, now))
+        events.cycle = result.cycle + 1
+        run.results.append(result)
+        run.frames.append(dict(frames))
+        lines = render(
+            title=title,
+            result=result,
+            frames=frames,
+            now_s=now,
+            inverter=inverter,
+            notes=fault_notes(result.cycle),
+            events=list(events.lines),
+        )
+        out(screen(lines, tty=tty, width=shutil.get_terminal_size().columns))
+        steer_fault(result.cycle + 1)
+
+    try:
+        with _captured_logs(events):
+            steer_fault(1)
+            gateway = build_gateway(
+                pm,
+                config_path=opts.config or Path(os.devnull),
+                overrides=demo_overrides(opts, name),
+                clock=clock,
+                max_cycles=opts.cycles,
+                sd_notify=SdNotifier(""),
+                on_cycle=on_cycle,
+            )
+            with _signals_restored():
+                run.exit_code = run_gateway(
+                    gateway, install_signals=threading.current_thread() is threading.main_thread()
+                )
+        while (message := listener.recv(0)) is not None:
+            run.final_frames[message.arbitration_id] = bytes(message.data)
+    finally:
+        listener.shutdown()
+        forget_simulator(name)
+    out(_goodbye(run))
+    return run
+
+
+@contextmanager
+def _signals_restored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _goodbye(run: DemoRun) -> str:
+    from pylontech_can.monitor import summarize
+
+    lines = [f"stopped after {len(run.results)} cycles; on the way out the gateway sent stop limits once:"]
+    for arbitration_id in (0x351, 0x35C):
+        if arbitration_id in run.final_frames:
+            data = run.final_frames[arbitration_id]
+            lines.append(
+                f"  0x{arbitration_id:03X}  {data.hex(' ').upper():<23}  {summarize(arbitration_id, data)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def register_demo_command(app: typer.Typer, pm: pluggy.PluginManager) -> None:
+    """Add ``gateway demo`` to ``app``; it needs the jk_uart, limit_ladder and pylontech plugins in ``pm``."""
+
+    @app.command()
+    def demo(
+        cycles: Annotated[
+            int | None, typer.Option(min=1, help="stop after N cycles (scripts, tests)")
+        ] = None,
+        period: Annotated[float, typer.Option(min=0.05, max=10.0, help="seconds per cycle")] = 1.0,
+        speed: Annotated[
+            float, typer.Option(min=0.0, max=100000.0, help="simulated battery seconds per real second")
+        ] = 200.0,
+        cells: Annotated[int, typer.Option(min=3, max=32, help="cells in series")] = 16,
+        capacity: Annotated[float, typer.Option(min=1.0, help="pack capacity, Ah")] = 100.0,
+        soc: Annotated[
+            float, typer.Option(min=0.0, max=100.0, help="state of charge at the start, %")
+        ] = 60.0,
+        charge: Annotated[
+            float, typer.Option(min=0.0, help="current the inverter wants to charge with, A")
+        ] = 50.0,
+        discharge: Annotated[
+            float, typer.Option(min=0.0, help="current the inverter wants to draw, A")
+        ] = 40.0,
+        fault: Annotated[
+            str | None, typer.Option(help=f"make the BMS misbehave: {', '.join(DEMO_FAULTS)}")
+        ] = None,
+        fault_at: Annotated[int, typer.Option(min=1, help="cycle the fault starts")] = 10,
+        fault_cycles: Annotated[int, typer.Option(min=1, help="cycles the fault lasts")] = 10,
+        plain: Annotated[bool, typer.Option("--plain", help="append plain text even on a terminal")] = False,
+        config: Annotated[
+            Path | None, typer.Option("--config", "-c", help="TOML config (default: none)")
+        ] = None,
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", "-s", help="override one key: section.key=value")
+        ] = None,
+    ) -> None:
+        """Watch the gateway work: simulated JK BMS, real engine, pretend inverter on a virtual CAN bus."""
+        if fault is not None and fault not in DEMO_FAULTS:
+            typer.echo(f"gateway: error: --fault {fault!r}; accepted: {', '.join(DEMO_FAULTS)}", err=True)
+            raise typer.Exit(2)
+        opts = DemoOptions(
+            cycles,
+            period,
+            speed,
+            cells,
+            capacity,
+            soc,
+            charge,
+            discharge,
+            fault,
+            fault_at,
+            fault_cycles,
+            config,
+            tuple(set_ or ()),
+        )
+        tty = sys.stdout.isatty() and not plain
+
+        def out(text: str) -> None:
+            typer.echo(text, nl=False)
+
+        try:
+            run = run_demo(pm, opts, out, tty=tty)
+        except StartupError as exc:
+            typer.echo(f"gateway: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        raise typer.Exit(run.exit_code)
