@@ -1,0 +1,161 @@
+"""Fuzz the byte-facing parts end to end: JK bytes -> frame -> status -> reading, and Pylontech frames.
+
+Whatever arrives, the JK path yields readings or :class:`~gateway_core.errors.FrameError` (which the
+engine turns into stop limits), never another exception; the Pylontech decoder yields values or
+``FrameDecodeError``; the frame builder never puts a current on the bus for stop limits.
+``GATEWAY_LONG_FUZZ=1`` switches to the long hypothesis profile (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway_core.errors import FrameError
+from gateway_core.model import BatteryReading, Fault, LimitFlag, Limits
+from gateway_core.plausibility import implausibility
+from jk_uart.decode import decode_frame
+from jk_uart.protocol import FrameAssembler, build_frame, checksum, parse_frame
+from jk_uart.reading import to_reading
+from jk_uart.simulator import SimulatedBms
+from pylontech_can.config import PylontechConfig
+from pylontech_can.dbc import BATTERY_FRAME_IDS, HEARTBEAT_ID, LIMITS_ID, REQUESTS_ID
+from pylontech_can.decode import FrameDecodeError
+from pylontech_can.decode import decode_frame as decode_can
+from pylontech_can.frames import FrameBuilder
+from tests.fakes import make_reading
+
+REPLIES = {
+    cells: SimulatedBms(cells=cells, soc_pct=55.0, current_a=-12.5).encode_reply() for cells in (3, 16, 32)
+}
+
+
+def to_reading_or_frame_error(raw: bytes) -> object:
+    """The JK receive path after framing: decode and convert; FrameError is the only refusal."""
+    try:
+        status = decode_frame(parse_frame(raw))
+        return to_reading(status, "fuzz", 0.0)
+    except FrameError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return exc
+
+
+def refit(raw: bytearray) -> bytes:
+    """Fix the length field and checksum of a mutated frame so it passes framing and tests decoding."""
+    raw[2:4] = (len(raw) - 2).to_bytes(2, "big")
+    body = bytes(raw[:-2])
+    return body + checksum(body).to_bytes(2, "big")
+
+
+@given(chunks=st.lists(st.binary(max_size=80), max_size=12))
+def test_any_byte_stream_gives_only_checksummed_frames(chunks):
+    assembler = FrameAssembler()
+    for chunk in chunks:
+        for frame in assembler.feed(chunk):
+            assert parse_frame(frame.raw) == frame
+            to_reading_or_frame_error(frame.raw)
+    for frame in assembler.expire():
+        to_reading_or_frame_error(frame.raw)
+
+
+@given(
+    cells=st.sampled_from(sorted(REPLIES)),
+    before=st.binary(max_size=40),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=6),
+)
+def test_a_reply_among_garbage_in_any_split_is_found_and_decoded(cells, before, cuts):
+    stream = before.replace(b"N", b"O") + REPLIES[cells]
+    assembler = FrameAssembler()
+    frames = []
+    start = 0
+    for cut in sorted(set(cuts)):
+        frames += assembler.feed(stream[start:cut])
+        start = max(start, cut)
+    frames += assembler.feed(stream[start:])
+    assert [frame.raw for frame in frames] == [REPLIES[cells]]
+    reading = to_reading_or_frame_error(frames[0].raw)
+    assert isinstance(reading, BatteryReading) and reading.cell_count == cells
+
+
+@given(
+    cells=st.sampled_from(sorted(REPLIES)),
+    edits=st.lists(
+        st.tuples(st.sampled_from(["flip", "insert", "delete"]), st.integers(0, 400), st.integers(0, 255)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_a_mutated_reply_with_a_valid_checksum_decodes_or_is_refused(cells, edits):
+    raw = bytearray(REPLIES[cells])
+    for kind, position, value in edits:
+        at = 11 + position % max(1, len(raw) - 20)  # inside the data section
+        if kind == "flip":
+            raw[at] ^= value or 1
+        elif kind == "insert":
+            raw.insert(at, value)
+        elif len(raw) > 30:
+            del raw[at]
+    result = to_reading_or_frame_error(refit(raw))
+    if isinstance(result, BatteryReading):
+        implausibility(result)  # the engine's check copes with whatever was decoded
+
+
+@given(data=st.binary(max_size=500), command=st.integers(0, 255), transport=st.integers(0, 255))
+def test_any_data_section_in_a_valid_frame_decodes_or_is_refused(data, command, transport):
+    try:
+        raw = build_frame(data, command=command, transport=transport)
+    except (ValueError, FrameError):
+        return  # too long for one frame: refused when building
+    to_reading_or_frame_error(raw)
+
+
+@given(
+    arbitration_id=st.one_of(st.sampled_from([*BATTERY_FRAME_IDS, HEARTBEAT_ID]), st.integers(0, 0x7FF)),
+    data=st.binary(max_size=12),
+)
+def test_pylontech_decoder_gives_values_or_a_decode_error(arbitration_id, data):
+    try:
+        values = decode_can(arbitration_id, data)
+    except FrameDecodeError as exc:
+        assert str(exc)
+        return
+    assert values and all(isinstance(key, str) for key in values)
+
+
+amps = st.floats(min_value=0.0, max_value=10_000.0, allow_nan=False)
+volts = st.none() | st.floats(min_value=0.0, max_value=10_000.0, allow_nan=False)
+
+
+@given(
+    charge=amps,
+    discharge=amps,
+    cvl=volts,
+    dvl=volts,
+    cell_v=st.floats(min_value=1.0, max_value=4.5),
+    current=st.floats(min_value=-5000.0, max_value=5000.0),
+    soc=st.floats(min_value=0.0, max_value=100.0),
+    fault=st.sampled_from(list(Fault)),
+    cells=st.integers(3, 32),
+)
+def test_frame_builder_never_sends_current_with_stop_limits(
+    charge, discharge, cvl, dvl, cell_v, current, soc, fault, cells
+):
+    builder = FrameBuilder(PylontechConfig(), logging.getLogger("test.fuzz"))
+    reading = make_reading(cells=cells, cell_v=cell_v, current_a=current, soc_pct=soc)
+    flags = (LimitFlag.CHARGE if charge > 0 else LimitFlag.NONE) | (
+        LimitFlag.DISCHARGE if discharge > 0 else LimitFlag.NONE
+    )
+    allowed = Limits(charge, discharge, cvl, dvl, flags, ("fuzz",))
+    for frame in builder.build(reading, allowed):  # any value is clamped, never raises
+        decode_can(frame.arbitration_id, frame.data)
+    for backing in (reading, None):
+        frames = {f.arbitration_id: f.data for f in builder.build(backing, Limits.stop("fuzz", fault))}
+        _cvl, ccl, dcl = struct.unpack_from("<Hhh", frames[LIMITS_ID])
+        assert (ccl, dcl) == (0, 0)
+        assert frames[REQUESTS_ID][0] & 0xC0 == 0  # neither charge nor discharge enabled
+    frames = {f.arbitration_id: f.data for f in builder.build(None, allowed)}
+    _cvl, ccl, dcl = struct.unpack_from("<Hhh", frames[LIMITS_ID])
+    assert (ccl, dcl) == (0, 0)  # limits with no reading behind them are never sent
