@@ -116,16 +116,16 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         except StartupError as exc:
             raise fail_startup(exc) from None
         rows = describe_plugins(registry)
+        for name, error in registry.load_failures.items():
+            typer.echo(f"! plugin '{name}' failed to load: {error}", err=True)
         if as_json:
-            typer.echo(json.dumps({"plugins": rows, "load_failures": registry.load_failures}, indent=2))
+            typer.echo(json.dumps(rows, indent=2))
             return
         headers = ("name", "role", "package", "version", "description")
         widths = [max(len(h), *(len(r[h]) for r in rows)) if rows else len(h) for h in headers]
         typer.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
         for row in rows:
             typer.echo("  ".join(row[h].ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-        for name, error in registry.load_failures.items():
-            typer.echo(f"! plugin '{name}' failed to load: {error}", err=True)
 
     config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 

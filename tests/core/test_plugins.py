@@ -135,7 +135,7 @@ def test_call_each_isolates_failures():
 def test_plugins_json_lists_builtins_from_entry_points():
     result = CliRunner().invoke(build_app(make_plugin_manager()), ["plugins", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.output)["plugins"]}
+    rows = {row["name"]: row for row in json.loads(result.output)}
     for name, role in (("jk_uart", "source"), ("limit_ladder", "policy"), ("pylontech", "sink")):
         assert rows[name]["role"] == role
         assert rows[name]["package"] == "battery-gateway"
