@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from .errors import PluginError
 from .roles import Factory
-from .settings import NoConfig
 
 ROLES = ("source", "policy", "sink", "observer")
 
@@ -74,7 +73,3 @@ class Registry:
         reg = self.entries.get(section)
         return reg.config if reg is not None else None
 
-
-def no_config() -> type:
-    """The config class of plugins that registered none."""
-    return NoConfig
