@@ -2,7 +2,7 @@
 
 The real loop (``MonotonicClock``, ``ThreadLane``, observer-free) runs the real plugins; the source
 reads a pty served by :class:`~bench.ptys.JkPeer`, the sink writes slcan to a pty read by
-:class:`~bench.ptys.SlcanPeer`. Both peers stamp with ``time.perf_counter``.
+:class:`~tests.support.slcan.SlcanAdapter`. Both peers stamp with ``time.perf_counter``.
 """
 
 from __future__ import annotations
@@ -27,21 +27,22 @@ def bench_latency(cycles: int, period_s: float = 0.1, frame_gap_s: float | None 
     from limit_ladder.policy import LadderPolicy
     from pylontech_can.config import PylontechConfig
     from pylontech_can.sink import PylontechSink
+    from tests.support.slcan import SlcanAdapter
 
-    from .ptys import JkPeer, SlcanPeer
+    from .ptys import JkPeer
 
     clock = MonotonicClock()
 
     def ctx(name: str) -> PluginContext:
         return PluginContext(name, clock, logging.getLogger(f"bench.{name}"))
 
-    jk, can = JkPeer(), SlcanPeer()
-    sink_config = PylontechConfig(interface="slcan", channel=can.path, bus_options={"sleep_after_open": 0})
+    jk, can = JkPeer(), SlcanAdapter(clock=time.perf_counter)
+    sink_config = PylontechConfig(interface="slcan", channel=can.port, bus_options={"sleep_after_open": 0})
     if frame_gap_s is not None:
         sink_config = dataclasses.replace(sink_config, frame_gap_s=frame_gap_s)
     try:
         engine = Engine(
-            JkUartSource(JkUartConfig(port=jk.path, timeout=period_s / 2), ctx("jk_uart")),
+            JkUartSource(JkUartConfig(port=jk.port, timeout=period_s / 2), ctx("jk_uart")),
             LadderPolicy(LadderConfig(), ctx("limit_ladder")),
             PylontechSink(sink_config, ctx("pylontech")),
             names=PluginNames("jk_uart", "limit_ladder", "pylontech"),
@@ -57,7 +58,7 @@ def bench_latency(cycles: int, period_s: float = 0.1, frame_gap_s: float | None 
     finally:
         jk.close()
         can.close()
-    last_frames = [at for at, arbitration_id in can.frames if arbitration_id == 0x35E]
+    last_frames = [frame.at_s for frame in can.sent(0x35E)]
     figures = []
     for replied in jk.replied_at[5 : cycles + 5]:  # skip the first cycles (imports, first reading)
         index = bisect.bisect_right(last_frames, replied)

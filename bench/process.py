@@ -2,8 +2,9 @@
 
 Runs the installed ``gateway run`` (the console script next to this Python) with the JK simulator
 behind ``jksim://`` and the Pylontech sink on ``slcan`` over a pty read by
-:class:`~bench.ptys.SlcanPeer`; python-can's default 2 s ``sleep_after_open`` for slcan adapters is
-turned off, since it waits for an Arduino-style board to reset and says nothing about the gateway.
+:class:`~tests.support.slcan.SlcanAdapter`; python-can's default 2 s ``sleep_after_open`` for slcan
+adapters is turned off, since it waits for an Arduino-style board to reset and says nothing about the
+gateway.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ def _status_kib(pid: int, key: str) -> float:
 
 def run_once(cycles_after_start: int = 10, period_s: float = 0.2) -> ProcessFigures:
     """Start the gateway, time its first frame, let it run, read its RSS, stop it with SIGTERM."""
-    from .ptys import SlcanPeer
+    from tests.support.slcan import SlcanAdapter
 
-    can = SlcanPeer()
+    can = SlcanAdapter(clock=time.perf_counter)
     args = [gateway_script(), "run", "--source", "jk_uart", "--sink", "pylontech", "--log-level", "warning"]
     for item in (
         "jk_uart.port=jksim://?cells=16&current=-10&soc=60",
         "pylontech.interface=slcan",
-        f"pylontech.channel={can.path}",
+        f"pylontech.channel={can.port}",
         "pylontech.bus_options={sleep_after_open = 0}",
         f"gateway.period={period_s}",
     ):
@@ -59,8 +60,7 @@ def run_once(cycles_after_start: int = 10, period_s: float = 0.2) -> ProcessFigu
     try:
         spawned = time.perf_counter()
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        first = can.first_frame(timeout_s=30.0)
-        if first is None:
+        if not can.wait_for(1, timeout_s=30.0):
             proc.kill()
             raise RuntimeError(f"no frame from the gateway: {proc.communicate()[1].decode()[-500:]}")
         time.sleep(cycles_after_start * period_s)
@@ -70,7 +70,7 @@ def run_once(cycles_after_start: int = 10, period_s: float = 0.2) -> ProcessFigu
         proc.wait(10)
     finally:
         can.close()
-    return ProcessFigures(first - spawned, peak, rss)
+    return ProcessFigures(can.sent()[0].at_s - spawned, peak, rss)
 
 
 def bench_process(repeats: int) -> list[ProcessFigures]:

@@ -1,7 +1,7 @@
 """The real gateway stack in-process over real pseudo-terminals, with the production lane and clock.
 
 JK simulator on a pty (``jk_uart.pty_server.PtyServer``) -> ``JkUartSource`` -> ``LadderPolicy`` ->
-``PylontechSink`` on python-can ``slcan`` -> pty -> :class:`~tests.reliability.slcan.SlcanAdapter`.
+``PylontechSink`` on python-can ``slcan`` -> pty -> :class:`~tests.support.slcan.SlcanAdapter`.
 The loop runs on its own thread with ``MonotonicClock`` and ``ThreadLane`` (deadline 0.8 x period),
 as ``gateway run`` does, only with a short period and a backoff scaled to it. Tests wait for cycles
 (bounded in real time only as a hang guard) and assert on cycle counts and frame contents.
@@ -32,7 +32,7 @@ from limit_ladder.config import LadderConfig
 from limit_ladder.policy import LadderPolicy
 from pylontech_can.config import PylontechConfig
 from pylontech_can.sink import PylontechSink
-from tests.reliability.slcan import SlcanAdapter
+from tests.support.slcan import SlcanAdapter
 
 #: Default period; ``stale_after`` is STALE_PERIODS periods and the JK reply deadline half a period.
 PERIOD = 0.1
@@ -70,7 +70,7 @@ class Rig:
         self.source = JkUartSource(JkUartConfig(port=self.jk.path, timeout=period / 2), self._ctx("jk_uart"))
         self.policy = LadderPolicy(LadderConfig(), self._ctx("limit_ladder"))
         self.sink = PylontechSink(
-            PylontechConfig(interface="slcan", channel=self.can.link, bus_options={"sleep_after_open": 0}),
+            PylontechConfig(interface="slcan", channel=self.can.port, bus_options={"sleep_after_open": 0}),
             self._ctx("pylontech"),
         )
         source = wrap_source(self.source) if wrap_source else self.source

@@ -20,7 +20,7 @@ import pytest
 
 from jk_uart.pty_server import PtyServer
 from jk_uart.simulator import SimulatedBms
-from tests.reliability.slcan import BusFrame, SlcanAdapter
+from tests.support.slcan import BusFrame, SlcanAdapter
 
 PERIOD = 0.2
 GATEWAY = shutil.which("gateway", path=os.path.dirname(sys.executable))

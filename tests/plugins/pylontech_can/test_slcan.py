@@ -13,9 +13,9 @@ from gateway_core.roles import PluginContext
 from pylontech_can.config import PylontechConfig
 from pylontech_can.sink import PylontechSink
 from tests.fakes import FakeClock, FakeSource, FixedPolicy, make_reading
+from tests.support.slcan import SlcanAdapter as FakeSlcanAdapter
 
 from .bytecheck import check_decode
-from .slcan_adapter import FakeSlcanAdapter
 
 SET = [0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E]
 NAMES = PluginNames("fake", "fixed", "pylontech")

@@ -1,0 +1,1 @@
+"""Fake devices on pseudo-terminals, shared by the tests and the benchmarks (``bench``)."""
