@@ -72,4 +72,3 @@ class Registry:
         """The config class of a section, or ``None`` when no plugin registered that name."""
         reg = self.entries.get(section)
         return reg.config if reg is not None else None
-
