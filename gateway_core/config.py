@@ -29,9 +29,11 @@ class GatewayConfig:
     policy: str = setting("limit_ladder", help="limit policy plugin")
     sink: str = setting("", help="inverter sink plugin (e.g. pylontech)")
     observers: tuple[str, ...] = setting([], help="observer plugins to enable (e.g. mqtt, prometheus)")
-    period: float = setting(1.0, min=0.05, max=60.0, unit="seconds", help="cycle period")
+    period: float = setting(
+        1.0, min=0.05, max=10.0, unit="seconds", help="cycle period (Pylontech batteries send every 1 s)"
+    )
     stale_after: float = setting(
-        5.0, min=0.1, max=3600.0, unit="seconds", help="a reading older than this means stop limits"
+        5.0, min=0.1, max=60.0, unit="seconds", help="a reading older than this means stop limits"
     )
 
     def __post_init__(self) -> None:

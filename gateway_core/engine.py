@@ -186,7 +186,7 @@ class Engine:
                 raise TypeError(f"decide() returned {type(limits).__name__}, not Limits")
             if self._adjust is not None:
                 limits = self._adjust(limits, good, state)
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit from a plugin must fail safe, not end the loop
             message = f"policy '{self.names.policy}' failed: {exc or type(exc).__name__}"
             problems.append(Problem("policy", self.names.policy, message))
             return Decision(good, Limits.stop(message, Fault.POLICY_ERROR), tuple(problems))
@@ -206,7 +206,7 @@ class Engine:
             self._source.lost(exc)
             self._source_problem(problems, exc)
             return None
-        except Exception as exc:
+        except BaseException as exc:  # a plugin's SystemExit or CancelledError fails safe too
             self._source_problem(problems, exc)
             return None
         self._source.worked()
@@ -229,7 +229,7 @@ class Engine:
             return False, (Problem("sink", self.names.sink, message),)
         try:
             report = self._sink_obj.publish(reading, limits)
-        except Exception as exc:
+        except BaseException as exc:  # a plugin's SystemExit or CancelledError fails safe too
             self._sink.lost(exc)
             self._previous = Limits(0.0, 0.0, reasons=("sink could not publish",))
             return False, (Problem("sink", self.names.sink, f"{type(exc).__name__}: {exc}"),)

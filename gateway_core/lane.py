@@ -7,10 +7,9 @@ a frame nor runs twice at once.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -58,26 +57,55 @@ class InlineLane:
         """Nothing to release."""
 
 
+class _Job:
+    """One job handed to the worker: the callable, and its value or error once done."""
+
+    __slots__ = ("done", "error", "fn", "value")
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.fn = fn
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
 class ThreadLane:
-    """Runs each job on one worker thread and waits at most the deadline for it."""
+    """Runs each job on one long-lived daemon worker thread and waits at most the deadline for it.
+
+    The worker is a daemon thread, so a job that hangs for ever (a stuck driver) never keeps the
+    process from exiting after the shutdown's stop limits went out.
+    """
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-lane")
-        self._pending: Future[object] | None = None
-        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._pending: _Job | None = None
+        self._thread = threading.Thread(target=self._work, name="gateway-lane", daemon=True)
+        self._thread.start()
 
     def run(self, job: Callable[[], T], deadline_s: float) -> LaneOutcome[T]:
-        """Run ``job`` on the worker; ``busy`` if an abandoned job still runs, ``late`` on overrun."""
-        with self._lock:
-            if self._pending is not None and not self._pending.done():
-                return LaneOutcome(None, "source/policy busy: the previous read has not returned")
-            future = self._pool.submit(job)
-            self._pending = future  # type: ignore[assignment]
-        try:
-            return LaneOutcome(future.result(timeout=deadline_s))
-        except FutureTimeout:
+        """Run ``job`` on the worker; ``busy`` if an abandoned job still runs, ``late`` on overrun.
+
+        :raises BaseException: whatever the job raised (the engine's job catches its plugins' errors).
+        """
+        if self._pending is not None and not self._pending.done.is_set():
+            return LaneOutcome(None, "source/policy busy: the previous read has not returned")
+        pending = self._pending = _Job(job)
+        self._jobs.put(pending)
+        if not pending.done.wait(deadline_s):
             return LaneOutcome(None, f"source/policy late: no result within {deadline_s:.2f} s")
+        if pending.error is not None:
+            raise pending.error
+        return LaneOutcome(pending.value)  # type: ignore[arg-type]
 
     def close(self) -> None:
-        """Stop the worker without waiting for an abandoned job."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Let the worker end once its current job returns; never waits for it."""
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job.value = job.fn()
+            except BaseException as exc:  # handed to run(); the worker must survive anything
+                job.error = exc
+            finally:
+                job.done.set()

@@ -14,7 +14,8 @@ def setup_logging(level: str = "info") -> None:
     try:
         numeric = LEVELS[level.lower()]
     except KeyError:
-        raise SystemExit(f"gateway: error: --log-level {level!r}; accepted: {', '.join(LEVELS)}") from None
+        print(f"gateway: error: --log-level {level!r}; accepted: {', '.join(LEVELS)}", file=sys.stderr)
+        raise SystemExit(2) from None
     if os.environ.get("JOURNAL_STREAM"):
         fmt = "%(levelname)s %(name)s: %(message)s"
     else:

@@ -166,6 +166,10 @@ class Limits:
             raise ValueError("Limits: DISCHARGE requested with a 0 A discharge limit")
         if not isinstance(self.reasons, tuple):
             raise TypeError("Limits.reasons must be a tuple of str")
+        if self.fault is not None and (self.charge_current_a or self.discharge_current_a or self.flags):
+            raise ValueError("Limits with a fault are stop limits: 0 A both ways and nothing requested")
+        if self.flags & (LimitFlag.FORCE_CHARGE | LimitFlag.FULL_CHARGE) and self.charge_current_a <= 0:
+            raise ValueError("Limits: a force or full charge request needs a charge limit above 0 A")
 
     @classmethod
     def stop(cls, reason: str, fault: Fault) -> Limits:
@@ -183,7 +187,7 @@ class Limits:
         discharge = min(self.discharge_current_a, other.discharge_current_a)
         flags = self.flags & other.flags
         if charge <= 0:
-            flags &= ~LimitFlag.CHARGE
+            flags &= ~(LimitFlag.CHARGE | LimitFlag.FORCE_CHARGE | LimitFlag.FULL_CHARGE)
         if discharge <= 0:
             flags &= ~LimitFlag.DISCHARGE
         reasons = self.reasons + tuple(r for r in other.reasons if r not in self.reasons)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import pluggy
 from .clock import Clock, MonotonicClock
 from .config import LoadedConfig, load_config
 from .engine import Adjuster, Engine, PluginNames
-from .errors import PluginError, PolicyError, StartupError
+from .errors import ConfigError, PluginError, PolicyError, StartupError
 from .lane import InlineLane, Lane, ThreadLane
 from .loop import GatewayLoop
 from .model import BatteryReading, CycleResult, GatewayState, Limits
@@ -50,6 +51,22 @@ def build_object(registry: Registry, config: LoadedConfig, role: str, name: str,
         raise PluginError(f"{role} '{name}' (plugin '{reg.plugin}') could not be built: {exc}") from exc
 
 
+def check_watchdog(period_s: float, watchdog_usec: str | None) -> None:
+    """Refuse a period that systemd's watchdog would take for a hang (one ping per cycle).
+
+    :raises ConfigError: ``period`` is more than half of ``WatchdogSec``.
+    """
+    if not watchdog_usec or not watchdog_usec.isdigit() or int(watchdog_usec) == 0:
+        return
+    watchdog_s = int(watchdog_usec) / 1e6
+    if period_s > watchdog_s / 2:
+        raise ConfigError(
+            f"[gateway] period = {period_s:g} is too long for the systemd watchdog "
+            f"(WatchdogSec={watchdog_s:g}s): the gateway pings once per cycle; "
+            f"use a period of at most {watchdog_s / 2:g} s or raise WatchdogSec"
+        )
+
+
 def choose_overrides(
     sets: Sequence[str], source: str | None, policy: str | None, sink: str | None
 ) -> list[str]:
@@ -84,6 +101,7 @@ def build_gateway(
     registry = collect_registrations(pm)
     config = load_config(config_path, overrides, registry)
     gw = config.gateway
+    check_watchdog(gw.period, os.environ.get("WATCHDOG_USEC"))
     for role, name in (("source", gw.source), ("policy", gw.policy), ("sink", gw.sink)):
         if not name:
             available = ", ".join(registry.names(role)) or "none"

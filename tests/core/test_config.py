@@ -96,7 +96,7 @@ def test_bad_override_syntax(text, message):
         ("[fake]\nverbose = 1\n", "[fake] verbose = 1 has the wrong type; accepted: true or false"),
         ('[fake]\nmode = "c"\n', '[fake] mode = "c" is not allowed; accepted: a, b'),
         ("[fake]\nladder = [[3.5]]\n", "[fake] ladder = [[3.5]] has the wrong type"),
-        ("[gateway]\nperiod = 0\n", "[gateway] period = 0 is out of range; accepted: 0.05 to 60 (seconds)"),
+        ("[gateway]\nperiod = 0\n", "[gateway] period = 0 is out of range; accepted: 0.05 to 10 (seconds)"),
         (
             "[gateway]\nperiod = 2.0\nstale_after = 1.0\n",
             "[gateway] stale_after = 1 must be at least period = 2",
@@ -194,3 +194,31 @@ def test_secret_values_are_never_printed():
     with pytest.raises(ConfigError) as info:
         build_section(Broker, "broker", {"password": 12345}, {"password": "--set broker.password"})
     assert "12345" not in str(info.value) and '"***"' in str(info.value)
+
+
+def test_a_period_too_long_for_the_systemd_watchdog_is_refused(monkeypatch):
+    monkeypatch.setenv("WATCHDOG_USEC", "10000000")
+    result = run_cli(
+        manager_with(ScriptedPlugins()),
+        "run",
+        "--source",
+        "fake",
+        "--policy",
+        "fixed",
+        "--sink",
+        "memory",
+        "--set",
+        "gateway.period=6",
+        "--set",
+        "gateway.stale_after=12",
+        "--cycles",
+        "1",
+    )
+    assert result.exit_code == 2
+    assert "[gateway] period = 6 is too long for the systemd watchdog (WatchdogSec=10s)" in result.output
+
+
+def test_an_unknown_log_level_exits_2():
+    result = run_cli(manager_with(ScriptedPlugins()), "run", "--log-level", "verbose", "--cycles", "1")
+    assert result.exit_code == 2
+    assert "--log-level 'verbose'; accepted: debug, info, warning, error" in result.output

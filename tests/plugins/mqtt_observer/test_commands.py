@@ -128,10 +128,12 @@ def limits_strategy(draw):
     for flag in draw(flag_sets):
         flags |= flag
     if charge == 0:
-        flags &= ~LimitFlag.CHARGE
+        flags &= ~(LimitFlag.CHARGE | LimitFlag.FORCE_CHARGE | LimitFlag.FULL_CHARGE)
     if discharge == 0:
         flags &= ~LimitFlag.DISCHARGE
     fault = draw(st.none() | st.sampled_from(list(Fault)))
+    if fault is not None:  # a fault only ever comes with stop limits
+        return Limits.stop("p", fault)
     return Limits(charge, discharge, draw(st.none() | st.floats(40, 60)), None, flags, ("p",), fault)
 
 

@@ -228,10 +228,6 @@ def test_system_error_bit_7_option() -> None:
         (Limits(0, 0, 55.2, 50.4), 0x00),
         (Limits(30, 50, 55.2, 50.4, BOTH | LimitFlag.FORCE_CHARGE), 0xD0),
         (Limits(30, 50, 55.2, 50.4, BOTH | LimitFlag.FULL_CHARGE), 0xC8),
-        (
-            Limits(0, 50, 55.2, 50.4, LimitFlag.DISCHARGE | LimitFlag.FORCE_CHARGE | LimitFlag.FULL_CHARGE),
-            0x40,
-        ),
         (Limits(0.04, 50, 55.2, 50.4, BOTH), 0x40),  # rounds to 0.0 A: no charge request
     ],
 )
