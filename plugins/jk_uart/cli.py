@@ -17,7 +17,7 @@ import typer
 from .decode import JkStatus
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML config file whose [jk_uart] section is used")
+    Path | None, typer.Option("--config", "-c", help="TOML config file whose \\[jk_uart] section is used")
 ]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", "-s", help="override one key: jk_uart.key=value (repeatable)")

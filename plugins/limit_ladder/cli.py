@@ -45,10 +45,45 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
         raise InputError(f"{what}: expected comma-separated numbers, got {text!r}") from None
 
 
+def from_bms_json(data: dict[str, Any]) -> dict[str, Any]:
+    """BatteryReading keys from a BMS plugin's decode JSON (``gateway jk_uart decode``/``read --json``).
+
+    That form has ``temperatures_c`` as ``{"mosfet", "t1", "t2"}`` and the BMS's protection settings
+    under ``protection``; keys the policy does not use are dropped, alarm names the core does not
+    know count as ``bms_internal``.
+    """
+    temps = data["temperatures_c"]
+    protection = data.get("protection") or {}
+    known_alarms = {alarm.value for alarm in Alarm}
+    values = {key: data[key] for key in BMS_JSON_KEYS if data.get(key) is not None}
+    values["temperatures_c"] = [temps[probe] for probe in ("t1", "t2") if temps.get(probe) is not None]
+    if temps.get("mosfet") is not None:
+        values["bms_temperature_c"] = temps["mosfet"]
+    values["alarms"] = sorted(
+        {name if name in known_alarms else Alarm.BMS_INTERNAL.value for name in data.get("alarms", ())}
+    )
+    if protection.get("charge_overcurrent_a") is not None:
+        values["bms_charge_current_limit_a"] = protection["charge_overcurrent_a"]
+    if protection.get("discharge_overcurrent_a") is not None:
+        values["bms_discharge_current_limit_a"] = protection["discharge_overcurrent_a"]
+    return values
+
+
+BMS_JSON_KEYS = (
+    "cell_voltages_v", "voltage_v", "current_a", "soc_pct", "charge_enabled", "discharge_enabled",
+    "cycle_count", "capacity_ah",
+)  # fmt: skip
+
+
 def reading_from_json(data: object, index: int = 0) -> BatteryReading:
-    """A reading from a JSON object with BatteryReading keys; cells are required, the rest defaulted."""
+    """A reading from a JSON object with BatteryReading keys, or a BMS plugin's decode JSON.
+
+    Cells are required, the rest defaulted.
+    """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
+    if isinstance(data.get("temperatures_c"), dict):
+        data = from_bms_json(data)
     unknown = sorted(set(data) - set(READING_KEYS))
     if unknown:
         raise InputError(

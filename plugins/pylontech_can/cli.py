@@ -15,7 +15,7 @@ from .config import PylontechConfig
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file whose [pylontech] section gives the defaults"),
+    typer.Option("--config", "-c", help="TOML config file whose \\[pylontech] section gives the defaults"),
 ]
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", "-s", help="override one key: pylontech.key=value")
@@ -89,7 +89,7 @@ def build_cli() -> typer.Typer:
         ] = None,
     ) -> None:
         """Print the physical values of one frame, or of every frame in a candump log, as JSON."""
-        from .decode import FrameDecodeError, decode_candump_frame, decode_frame, parse_candump
+        from .decode import FrameDecodeError, decode_candump_frame, decode_frame, parse_candump_line
 
         if candump is not None:
             if frame_id is not None:
@@ -99,7 +99,14 @@ def build_cli() -> typer.Typer:
             except (OSError, UnicodeDecodeError) as exc:
                 raise _fail(f"{candump}: cannot read the candump log: {exc}") from None
             count = 0
-            for frame in parse_candump(text.splitlines()):
+            for number, line in enumerate(text.splitlines(), start=1):
+                frame = parse_candump_line(line, number)
+                if frame is None:
+                    if line.strip() and not line.lstrip().startswith(("#", "//")):
+                        typer.echo(
+                            f"{candump}:{number}: skipped, not a classic CAN frame: {line.strip()}", err=True
+                        )
+                    continue
                 typer.echo(json.dumps(decode_candump_frame(frame)))
                 count += 1
             if count == 0:

@@ -97,6 +97,18 @@ def test_decode_candump_errors(app: typer.Typer, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "cannot read" in result.stderr
 
 
+def test_decode_candump_names_every_line_it_skips(app: typer.Typer, tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_text("# comment\n(1.0) can0 351#2802\ngarbage line\n351#ZZ\n\n")
+    result = invoke(app, "decode", "--candump", str(log))
+    assert result.exit_code == 0
+    assert [json.loads(line)["line"] for line in result.stdout.splitlines()] == [2]
+    assert result.stderr.splitlines() == [
+        f"{log}:3: skipped, not a classic CAN frame: garbage line",
+        f"{log}:4: skipped, not a classic CAN frame: 351#ZZ",
+    ]
+
+
 def test_render_view_of_a_gateway_set() -> None:
     frames = FrameBuilder(PylontechConfig()).build(WORKED_READING, WORKED_LIMITS)
     table = {f.arbitration_id: (f.data, 100.0) for f in frames}
