@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     import serial
 
 SIM_SCHEME = "jksim://"
+#: The port's read timeout, set once at open: a read returns at its first byte or after this slice,
+#: and the loop checks the reply's deadline between slices. Changing ``port.timeout`` per read would
+#: reprogram the adapter (tcsetattr) several times per cycle.
+READ_SLICE_S = 0.05
 
 
 def port_errors() -> tuple[type[BaseException], ...]:
@@ -81,7 +85,7 @@ class JkUartSource:
             port = serial.serial_for_url(
                 self.config.port,
                 baudrate=self.config.baudrate,
-                timeout=self.config.timeout,
+                timeout=min(self.config.timeout, READ_SLICE_S),
                 write_timeout=self.config.timeout,
                 do_not_open=True,
             )
@@ -139,15 +143,13 @@ class JkUartSource:
         port.write(self._request)
         deadline = clock.now() + timeout
         received = echoed = 0
+        idle_s = 0.0  # silent slices also bound the wait, whatever the injected clock does
         frame: Frame | None = None
-        while frame is None:
-            remaining = deadline - clock.now()
-            if remaining <= 0:
-                break
-            port.timeout = remaining
-            data = port.read(port.in_waiting or 1)
+        while frame is None and clock.now() < deadline and idle_s < timeout:
+            data = port.read(port.in_waiting or 1)  # returns at the first byte, or after one slice
             if not data:
-                break  # the port waited the whole remaining time: the deadline has passed
+                idle_s += port.timeout or READ_SLICE_S
+                continue
             received += len(data)
             frame, skipped = _reply(self._assembler.feed(data))
             echoed += skipped

@@ -208,3 +208,19 @@ def test_simulator_object_is_reachable_by_name(sim_name):
     assert isinstance(get_simulator(sim_name), SimulatedBms)
     assert get_simulator(sim_name).cells == 12
     src.close()
+
+
+def test_reads_never_reprogram_the_port(source, monkeypatch):
+    """Setting ``port.timeout`` runs tcsetattr, which reprograms a USB-serial adapter: once at open only."""
+    port = source._port
+    original = type(port).timeout
+    sets: list[object] = []
+
+    def record(self, value):
+        sets.append(value)
+        original.fset(self, value)
+
+    monkeypatch.setattr(type(port), "timeout", property(original.fget, record))
+    for _ in range(3):
+        source.read()
+    assert sets == []
