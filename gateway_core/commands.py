@@ -91,14 +91,17 @@ def build_service_cli() -> typer.Typer:
         interface: InterfaceOption = service.DEFAULT_INTERFACE,
         purge: Annotated[bool, typer.Option("--purge", help="also remove the config file")] = False,
         config: Annotated[
-            Path, typer.Option("--config", "-c", help="config file --purge removes")
-        ] = DEFAULT_CONFIG_PATH,
+            Path | None,
+            typer.Option("--config", "-c", help="config file --purge removes (default: the unit's)"),
+        ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="print what would be removed")] = False,
         force: Annotated[
             bool, typer.Option("--force", help="remove files even without battery-gateway's marker")
         ] = False,
     ) -> None:
         """Remove the unit, the .network file, the udev rule and the sysusers entry (the config stays)."""
+        user, unit_config = service.installed_user_and_config(root)
+        config = config if config is not None else Path(unit_config)
         if root == Path("/") and not dry_run:
             typer.echo("Stop the service first: systemctl disable --now battery-gateway.service")
         try:
@@ -119,6 +122,9 @@ def build_service_cli() -> typer.Typer:
             typer.echo(
                 f"The config {service.on_root(root, PurePosixPath(config))} stays (--purge removes it)."
             )
-        typer.echo("Then: systemctl daemon-reload; userdel battery-gateway if no longer wanted.")
+        if user == service.DEFAULT_USER:
+            typer.echo(f"Then: systemctl daemon-reload; userdel {user} if no longer wanted.")
+        else:  # an account the administrator chose, e.g. pi: never suggest deleting it
+            typer.echo("Then: systemctl daemon-reload.")
 
     return cli

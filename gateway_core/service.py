@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -100,6 +101,23 @@ def systemd_quote(arg: str) -> str:
 def exec_start(opts: InstallOptions) -> str:
     """The unit's ExecStart= command line."""
     return " ".join(systemd_quote(a) for a in (str(opts.gateway), "run", "--config", str(opts.config)))
+
+
+def installed_user_and_config(root: Path) -> tuple[str, PurePosixPath]:
+    """``User=`` and the ``--config`` path of the installed unit (the defaults when it is absent)."""
+    user, config = DEFAULT_USER, PurePosixPath(str(DEFAULT_CONFIG_PATH))
+    try:
+        text = on_root(root, UNIT_PATH).read_text(encoding="utf-8")
+    except OSError:
+        return user, config
+    for line in text.splitlines():
+        if line.startswith("User="):
+            user = line.removeprefix("User=").strip() or user
+        elif line.startswith("ExecStart="):
+            args = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
+            if "--config" in args[:-1]:
+                config = PurePosixPath(args[args.index("--config") + 1])
+    return user, config
 
 
 def _fill(text: str, opts: InstallOptions) -> str:

@@ -197,6 +197,16 @@ def test_uninstall_keeps_the_config_unless_purged(tmp_path: Path) -> None:
     assert not (tmp_path / CONFIG).parent.exists()
 
 
+def test_uninstall_reads_the_user_and_config_of_the_installed_unit(tmp_path: Path) -> None:
+    code, _, err = install(tmp_path, "--user", "pi", "--config", "/etc/bg/my.toml")
+    assert code == 0, err
+    assert (tmp_path / "etc/bg/my.toml").is_file()
+    code, out, _ = gateway("service", "uninstall", "--root", str(tmp_path), "--purge")
+    assert code == 0
+    assert not (tmp_path / "etc/bg/my.toml").exists()
+    assert "userdel" not in out and "systemctl daemon-reload" in out
+
+
 def test_uninstall_dry_run_removes_nothing(tmp_path: Path) -> None:
     install(tmp_path)
 
