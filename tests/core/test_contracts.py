@@ -7,6 +7,8 @@ import logging
 import pytest
 
 from gateway_core.config import load_config
+from gateway_core.errors import SinkError, SourceError
+from gateway_core.model import Fault, Limits
 from gateway_core.plugins import collect_registrations, make_plugin_manager
 from gateway_core.roles import BmsSource, InverterSink, LimitPolicy, PluginContext
 from tests.fakes import FakeClock
@@ -39,3 +41,19 @@ def test_close_is_idempotent_even_when_never_opened(role, name):
     obj = build(role, name)
     obj.close()  # type: ignore[attr-defined]
     obj.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["jk_uart"])
+def test_a_closed_builtin_source_gives_no_reading(name):
+    source = build("source", name)
+    source.close()  # type: ignore[attr-defined]
+    with pytest.raises(SourceError):
+        source.read()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", ["pylontech"])
+def test_a_closed_builtin_sink_publishes_nothing(name):
+    sink = build("sink", name)
+    sink.close()  # type: ignore[attr-defined]
+    with pytest.raises(SinkError):
+        sink.publish(None, Limits.stop("test", Fault.NO_READING))  # type: ignore[attr-defined]

@@ -105,6 +105,17 @@ def test_implausible_reading_stops_at_once_and_never_reuses_the_old_one(clock, p
     assert results[1].problems and "implausible" in results[1].problems[0].message
 
 
+def test_an_implausible_reading_discards_the_last_good_one(clock, policy, sink):
+    source = FakeSource(
+        clock, [make_reading(clock), lambda: make_reading(clock, soc_pct=140.0), SourceTimeout("no reply")]
+    )
+    results = run_cycles(make_engine(clock, source, policy, sink), clock, 3)
+    assert results[0].limits == policy.limits
+    assert results[1].limits.fault is Fault.IMPLAUSIBLE_READING
+    # the failed read right after must not fall back on the reading from before the implausible one
+    assert results[2].limits.fault is Fault.NO_READING and results[2].limits.is_stop
+
+
 def test_reading_from_the_future_is_implausible(clock, policy, sink):
     source = FakeSource(clock, default=lambda: make_reading(clock, taken_at_s=clock.now() + 100))
     engine = make_engine(clock, source, policy, sink)
@@ -178,6 +189,7 @@ def test_failing_sink_is_retried_with_backoff_and_the_loop_keeps_its_period(cloc
     # 1 open at start + reopen attempts after backoff 1, 2, 4, 8, 16 s: far fewer than 30 cycles
     assert 3 <= sink.opened <= 7
     # the schedule stayed absolute: every sleep brought the next cycle onto the 1 s grid
+    assert len(clock.sleeps) == 29
     assert all(abs(s - PERIOD) < 1e-9 for s in clock.sleeps)
 
 

@@ -190,6 +190,7 @@ def test_example_third_party_plugin_runs_end_to_end_in_process():
     )
     assert result.exit_code == 0, result.output
     readings = [reading for reading, _ in plugins.sinks[0].published[:3]]
+    assert len(readings) == 3
     assert all(r is not None and r.cell_voltages_v == (3.25,) * 16 for r in readings)
 
 

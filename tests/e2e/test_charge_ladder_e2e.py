@@ -13,13 +13,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import can
 import pytest
 
 from gateway_core.plugins import make_plugin_manager
 from gateway_core.runner import Gateway, build_gateway
 from tests.fakes import FakeClock
-
-can = pytest.importorskip("can")
 
 STEP_S = 30.0
 

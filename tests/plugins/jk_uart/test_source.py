@@ -165,8 +165,11 @@ def test_read_before_open_is_unavailable():
 
 
 def test_close_is_idempotent(source):
+    source.read()
     source.close()
     source.close()
+    with pytest.raises(SourceUnavailable, match="is not open"):
+        source.read()
 
 
 def test_rs485_mode_on_the_simulator_url(sim_name):
