@@ -174,14 +174,10 @@ def load_config(path: Path | None, overrides: Iterable[str], registry: Registry)
     return validate(raw, registry, resolved)
 
 
-def render_toml(config: LoadedConfig, only: Iterable[str] | None = None) -> str:
+def render_toml(config: LoadedConfig) -> str:
     """The effective config as TOML, with each key's help as a comment."""
     lines: list[str] = []
-    blocks: list[tuple[str, object]] = [("gateway", config.gateway)]
-    wanted = set(only) if only is not None else None
-    blocks += [
-        (name, obj) for name, obj in sorted(config.sections.items()) if wanted is None or name in wanted
-    ]
+    blocks: list[tuple[str, object]] = [("gateway", config.gateway), *sorted(config.sections.items())]
     for name, obj in blocks:
         if not dataclasses.fields(obj):  # type: ignore[arg-type]
             continue

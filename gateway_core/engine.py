@@ -26,6 +26,9 @@ log = logging.getLogger("gateway.engine")
 LANE_SHARE = 0.8
 
 
+#: What the policy sees as ``previous`` after a failed publish: the inverter got nothing.
+NOT_PUBLISHED = Limits(0.0, 0.0, reasons=("sink could not publish",))
+
 #: Lowers the policy's limits (the ``gateway_adjust_limits`` hook); returns the lowered limits.
 Adjuster = Callable[[Limits, BatteryReading, GatewayState], Limits]
 
@@ -82,11 +85,6 @@ class Engine:
         self._cycle = 0
         self._peer_seen_at_s: float | None = None
         self._was_failsafe: bool | None = None
-
-    @property
-    def cycle_count(self) -> int:
-        """Cycles run so far."""
-        return self._cycle
 
     def start(self) -> None:
         """Open the source and the sink; a failure here is retried with backoff, not fatal."""
@@ -225,13 +223,13 @@ class Engine:
     def _publish(self, reading: BatteryReading | None, limits: Limits) -> tuple[bool, tuple[Problem, ...]]:
         if not self._sink.ensure_open():
             message = f"sink '{self.names.sink}' unavailable; next try in {self._sink.retry_in_s:.0f} s"
-            self._previous = Limits(0.0, 0.0, reasons=("sink could not publish",))
+            self._previous = NOT_PUBLISHED
             return False, (Problem("sink", self.names.sink, message),)
         try:
             report = self._sink_obj.publish(reading, limits)
         except BaseException as exc:  # a plugin's SystemExit or CancelledError fails safe too
             self._sink.lost(exc)
-            self._previous = Limits(0.0, 0.0, reasons=("sink could not publish",))
+            self._previous = NOT_PUBLISHED
             return False, (Problem("sink", self.names.sink, f"{type(exc).__name__}: {exc}"),)
         self._sink.worked()
         self._previous = limits
