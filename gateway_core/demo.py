@@ -36,7 +36,17 @@ from .runner import build_gateway, run_gateway
 from .sdnotify import SdNotifier
 
 #: Faults the demo can inject: the simulator's reply faults, and pulling the adapter out.
-DEMO_FAULTS = ("silence", "garbage", "bad_checksum", "split", "trickle", "noise", "echo", "unplug")
+DEMO_FAULTS = (
+    "silence",
+    "garbage",
+    "bad_checksum",
+    "nonsense",
+    "split",
+    "trickle",
+    "noise",
+    "echo",
+    "unplug",
+)
 HEARTBEAT_ID = 0x305
 _names = itertools.count(1)
 

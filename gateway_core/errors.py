@@ -10,6 +10,7 @@
         +-- PolicyError     the policy could not decide
         +-- SourceError     no reading this cycle
         |   +-- FrameError          corrupt or unparseable reply
+        |   |   +-- ImplausibleReply    framing and checksum valid, content impossible: stop at once
         |   +-- SourceTimeout       no complete reply within the deadline
         |   +-- SourceUnavailable   the link is gone: close, reopen with backoff
         +-- SinkError       nothing published this cycle: close, reopen with backoff
@@ -49,6 +50,13 @@ class SourceError(CycleError):
 
 class FrameError(SourceError):
     """A reply from the BMS was corrupt or could not be decoded."""
+
+
+class ImplausibleReply(FrameError):
+    """A reply whose framing and checksum are valid but whose content cannot be (SOC 255 %, a cell
+    count that contradicts the cells, an unknown protocol version): the engine treats it as an
+    implausible reading and publishes stop limits at once, instead of keeping the last good reading.
+    """
 
 
 class SourceTimeout(SourceError):

@@ -80,6 +80,18 @@ def gateway_register_observers(register: Register) -> None:
 
 
 @hookspec
+def gateway_register_meters(register: Register) -> None:
+    """Register grid meters: objects that receive the grid power (SMA Energy Meter, MQTT).
+
+    Called: once at start-up, on the main thread, before the config is read.
+    :param register: call ``register(name, factory, config=ConfigClass, description="...")`` once per
+        meter; ``factory(config, ctx)`` returns a :class:`~gateway_core.roles.GridMeter` and does no I/O.
+    :returns: nothing; ignored.
+    :raises: the gateway refuses to start (exit 2) and names the plugin.
+    """
+
+
+@hookspec
 def gateway_register_commands(app: typer.Typer) -> None:
     """Add CLI subcommands, e.g. ``gateway jk_uart decode``.
 

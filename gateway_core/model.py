@@ -66,7 +66,8 @@ class BatteryReading:
     ``taken_at_s`` is the monotonic time (from the plugin context's clock) at which the reply
     arrived; ``current_a`` is positive while charging; ``temperatures_c`` are the battery probes and
     ``bms_temperature_c`` is the BMS's own (MOSFET) sensor, kept apart. Fields a BMS does not report
-    are ``None``.
+    are ``None``. ``capacity_ah`` is the full-charge (nominal) capacity, ``remaining_capacity_ah`` what
+    is left; ``pack_count`` is how many packs the reading stands for (a bank's combined reading > 1).
     """
 
     source_id: str
@@ -85,10 +86,13 @@ class BatteryReading:
     bms_discharge_current_limit_a: float | None = None
     cycle_count: int | None = None
     capacity_ah: float | None = None
+    remaining_capacity_ah: float | None = None
+    pack_count: int = 1
 
     def __post_init__(self) -> None:
         _finite(
             self,
+            remaining_capacity_ah=self.remaining_capacity_ah,
             taken_at_s=self.taken_at_s,
             voltage_v=self.voltage_v,
             current_a=self.current_a,
@@ -107,6 +111,8 @@ class BatteryReading:
             raise TypeError("BatteryReading.cell_voltages_v and temperatures_c must be tuples")
         if not isinstance(self.alarms, frozenset):
             raise TypeError("BatteryReading.alarms must be a frozenset of Alarm")
+        if self.pack_count < 1:
+            raise ValueError("BatteryReading.pack_count must be at least 1")
 
     @property
     def cell_count(self) -> int:
@@ -140,6 +146,10 @@ class Limits:
 
     Currents are magnitudes in amps (never negative). A CHARGE or DISCHARGE flag with a 0 A limit is
     rejected. ``fault`` is set only on stop limits published by the fail-safe.
+
+    ``reported_soc_pct`` is the SOC the inverter is told, when the policy decides it (e.g. capped at
+    98 % until the pack has reached float); ``None`` means the reading's own SOC. ``charge_state`` is
+    the policy's charge state (``bulk``, ``absorption``, ``float``), when it has one.
     """
 
     charge_current_a: float
@@ -149,6 +159,8 @@ class Limits:
     flags: LimitFlag = LimitFlag.NONE
     reasons: tuple[str, ...] = ()
     fault: Fault | None = None
+    reported_soc_pct: float | None = None
+    charge_state: str | None = None
 
     def __post_init__(self) -> None:
         _finite(
@@ -157,7 +169,10 @@ class Limits:
             discharge_current_a=self.discharge_current_a,
             charge_voltage_v=self.charge_voltage_v,
             discharge_voltage_v=self.discharge_voltage_v,
+            reported_soc_pct=self.reported_soc_pct,
         )
+        if self.reported_soc_pct is not None and not 0.0 <= self.reported_soc_pct <= 100.0:
+            raise ValueError(f"Limits.reported_soc_pct = {self.reported_soc_pct:g} is outside 0-100 %")
         if self.charge_current_a < 0 or self.discharge_current_a < 0:
             raise ValueError("Limits currents are magnitudes and must not be negative")
         if LimitFlag.CHARGE in self.flags and self.charge_current_a <= 0:
@@ -199,6 +214,8 @@ class Limits:
             flags,
             reasons,
             self.fault or other.fault,
+            _lowest(self.reported_soc_pct, other.reported_soc_pct, min),
+            self.charge_state or other.charge_state,
         )
 
     @property
@@ -231,20 +248,70 @@ class GatewayState:
     """What a policy may know besides the reading.
 
     ``previous`` is the limits the sink was last given (stop limits included), so a policy ramps up
-    from a real stop; ``None`` on the first cycle.
+    from a real stop; ``None`` on the first cycle. ``meter`` is the grid meter's latest reading when it
+    is fresh (``None`` when there is no meter, or it is older than ``gateway.meter_stale_after``), and
+    ``meter_age_s`` its age. ``pack`` names the source instance the decision is for (a bank decides
+    per pack).
     """
 
     now_s: float
     cycle: int
     previous: Limits | None = None
+    meter: MeterReading | None = None
+    meter_age_s: float | None = None
+    pack: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """One grid-meter value: ``grid_power_w`` is positive while importing from the grid.
+
+    ``taken_at_s`` is on the injected monotonic clock; per-phase powers (same sign) and the energy
+    counters are optional.
+    """
+
+    meter_id: str
+    taken_at_s: float
+    grid_power_w: float
+    phase_powers_w: tuple[float, ...] = ()
+    energy_import_kwh: float | None = None
+    energy_export_kwh: float | None = None
+
+    def __post_init__(self) -> None:
+        _finite(
+            self,
+            taken_at_s=self.taken_at_s,
+            grid_power_w=self.grid_power_w,
+            energy_import_kwh=self.energy_import_kwh,
+            energy_export_kwh=self.energy_export_kwh,
+        )
+        for index, power in enumerate(self.phase_powers_w):
+            _finite(self, **{f"phase_powers_w[{index}]": power})
+
+
+@dataclass(frozen=True, slots=True)
+class SentFrame:
+    """One frame a sink put on the bus, as sent (for observers that show what the inverter sees)."""
+
+    arbitration_id: int
+    data: bytes
+    is_extended_id: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PublishReport:
-    """What a sink did in one publish: frames sent, and when the inverter was last heard."""
+    """What a sink did in one publish: frames sent, and when the inverter was last heard.
+
+    ``frames`` are the frames of this publish, in order; ``problems`` are conditions the sink reports
+    every cycle while they last, without failing the publish (e.g. the inverter ignores the limits,
+    which also sets ``limits_ignored``).
+    """
 
     frames_sent: int
     peer_seen_at_s: float | None = None
+    frames: tuple[SentFrame, ...] = ()
+    problems: tuple[str, ...] = ()
+    limits_ignored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,11 +324,40 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class PackResult:
+    """One source (pack) of a cycle: whether it counts, its reading and what the policy gave it alone.
+
+    ``reading`` is the pack's last plausible reading still inside ``stale_after`` (``None`` while it is
+    offline for lack of one); ``limits`` the policy's decision for this pack alone.
+    """
+
+    name: str
+    plugin: str
+    online: bool
+    reading: BatteryReading | None = None
+    limits: Limits | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SinkResult:
+    """One sink of a cycle: whether it published, and its report."""
+
+    name: str
+    plugin: str
+    published: bool
+    report: PublishReport | None = None
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CycleResult:
     """Everything observers learn about one completed cycle.
 
     ``reading`` is the reading the limits rest on (``None`` when stop limits were sent for lack of
-    one); ``published`` is False when the sink could not publish this cycle.
+    one): with several sources, the bank's combined reading. ``published`` is False when a sink could
+    not publish this cycle. ``packs`` has one entry per source, ``sinks`` one per sink; ``meter`` is
+    the fresh grid-meter reading the policy saw, if any.
     """
 
     cycle: int
@@ -275,3 +371,7 @@ class CycleResult:
     source: str = ""
     policy: str = ""
     sink: str = ""
+    packs: tuple[PackResult, ...] = ()
+    sinks: tuple[SinkResult, ...] = ()
+    meter: MeterReading | None = None
+    meter_age_s: float | None = None

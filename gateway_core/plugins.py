@@ -90,11 +90,12 @@ _ROLE_HOOKS = {
     "policy": "gateway_register_policies",
     "sink": "gateway_register_sinks",
     "observer": "gateway_register_observers",
+    "meter": "gateway_register_meters",
 }
 
 
 def collect_registrations(pm: pluggy.PluginManager) -> Registry:
-    """Run the four registration hooks and return every registration, attributed to its plugin."""
+    """Run the registration hooks and return every registration, attributed to its plugin."""
     registry = Registry(load_failures=dict(getattr(pm, "_gateway_load_failures", {})))
     dists: dict[str, tuple[str, str]] = getattr(pm, "_gateway_dists", {})
     for role, hook_name in _ROLE_HOOKS.items():
@@ -109,6 +110,7 @@ def collect_registrations(pm: pluggy.PluginManager) -> Registry:
                 *,
                 config: type | None = None,
                 description: str = "",
+                simulator: Callable[..., Any] | None = None,
                 _role: str = role,
                 _plugin: str = plugin_name,
                 _package: str = package,
@@ -116,7 +118,15 @@ def collect_registrations(pm: pluggy.PluginManager) -> Registry:
             ) -> None:
                 registry.add(
                     Registration(
-                        name, _role, factory, config or NoConfig, description, _plugin, _package, _version
+                        name,
+                        _role,
+                        factory,
+                        config or NoConfig,
+                        description,
+                        _plugin,
+                        _package,
+                        _version,
+                        simulator,
                     )
                 )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import PluginError
 from .roles import Factory
 
-ROLES = ("source", "policy", "sink", "observer")
+ROLES = ("source", "policy", "sink", "observer", "meter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,7 @@ class Registration:
     plugin: str
     package: str = ""
     version: str = ""
+    simulator: Callable[..., Any] | None = None
 
 
 @dataclass

@@ -12,21 +12,35 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .clock import Clock
-from .model import BatteryReading, CycleResult, GatewayState, Limits, PublishReport
+from .model import BatteryReading, CycleResult, GatewayState, Limits, MeterReading, PublishReport
 
 
 @dataclass(frozen=True, slots=True)
 class PluginContext:
-    """What a plugin object gets besides its config: its name, the injected clock and a logger."""
+    """What a plugin object gets besides its config.
+
+    ``name`` is the instance name (the config section, e.g. ``pack1``); ``plugin`` the registered
+    plugin it is an instance of (``jk_uart``; equal to ``name`` for a plain ``[jk_uart]`` section).
+    ``clock`` is the injected clock, ``logger`` the object's logger, ``period_s`` the cycle period.
+    A policy built for one pack of a bank has ``pack`` set to that source's instance name.
+    """
 
     name: str
     clock: Clock
     logger: logging.Logger
+    plugin: str = ""
+    period_s: float = 1.0
+    pack: str = ""
 
 
 @runtime_checkable
 class BmsSource(Protocol):
-    """Reads the battery from a BMS."""
+    """Reads the battery from a BMS.
+
+    A source (and a sink) may also have ``resources() -> tuple[str, ...]``: the ports it uses (e.g.
+    ``("serial:/dev/ttyUSB0",)``). The gateway claims each for the process at start-up and refuses to
+    start when another gateway holds one; instances of one process share a claim.
+    """
 
     def open(self) -> None:
         """Start I/O (open the port). :raises SourceUnavailable: the link cannot be opened."""
@@ -91,6 +105,26 @@ class CycleObserver(Protocol):
         ...
 
 
+@runtime_checkable
+class GridMeter(Protocol):
+    """A grid meter that pushes its values (multicast, MQTT); it runs its own receiver thread.
+
+    The engine takes :meth:`latest` once per cycle; it must return at once and never block.
+    """
+
+    def open(self) -> None:
+        """Start receiving (bind the socket, subscribe). :raises StartupError: cannot start at all."""
+        ...
+
+    def latest(self) -> MeterReading | None:
+        """The newest value received, or ``None`` before the first one; never blocks."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving; idempotent, never raises."""
+        ...
+
+
 Factory = Callable[[Any, PluginContext], Any]
 
 
@@ -98,11 +132,20 @@ class Register(Protocol):
     """The callback a registration hook receives: ``register(name, factory, config=..., description=...)``.
 
     ``name`` is unique across all roles and is also the plugin's config section. ``config`` is a
-    frozen dataclass declared with :func:`gateway_core.settings.setting` fields.
+    frozen dataclass declared with :func:`gateway_core.settings.setting` fields. ``simulator`` (optional)
+    makes what the shared contract tests and the demo drive the plugin with: for a source,
+    ``simulator(cells)`` returns a :class:`gateway_core.simkit.SimulatedDevice`; for a sink,
+    ``simulator()`` returns a :class:`gateway_core.simkit.SimulatedPeer`.
     """
 
     def __call__(
-        self, name: str, factory: Factory, *, config: type | None = None, description: str = ""
+        self,
+        name: str,
+        factory: Factory,
+        *,
+        config: type | None = None,
+        description: str = "",
+        simulator: Callable[..., Any] | None = None,
     ) -> None: ...
 
 
@@ -110,3 +153,4 @@ RegisterSource = Register
 RegisterPolicy = Register
 RegisterSink = Register
 RegisterObserver = Register
+RegisterMeter = Register

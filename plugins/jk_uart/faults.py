@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+
+from gateway_core.simkit import Chunk
 
 #: Faults :meth:`~jk_uart.simulator.SimulatedBms.inject` knows. A reader must fail safely on
 #: ``silence``, ``garbage``, ``bad_checksum`` and a ``trickle`` slower than its deadline, and must
+#: raise ImplausibleReply on ``nonsense`` (valid frame, SOC 255 %), and must
 #: read through ``split``, ``noise`` (garbage, then the frame) and ``echo`` (the request echoed
 #: first, as a half-duplex RS485 adapter does).
-FAULTS = ("silence", "garbage", "bad_checksum", "split", "trickle", "noise", "echo")
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Bytes a transport sends after waiting ``delay_s``."""
-
-    delay_s: float
-    data: bytes
+FAULTS = ("silence", "garbage", "bad_checksum", "nonsense", "split", "trickle", "noise", "echo")
 
 
 def noise(rng: random.Random, size: int = 48) -> bytes:

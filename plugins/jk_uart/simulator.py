@@ -10,12 +10,15 @@ simulator while a transport serves it.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
 import threading
 
+from gateway_core.simkit import Chunk
+
 from .decode import JkStatus
 from .encode import encode_reply
-from .faults import FAULTS, Chunk, render_fault
+from .faults import FAULTS, render_fault
 from .protocol import COMMAND_READ_ALL, COMMAND_READ_ID, FrameAssembler
 
 #: LiFePO4 open-circuit voltage by cell SOC (%); above 100 % the cell is overcharged.
@@ -134,6 +137,19 @@ class SimulatedBms:
         with self._lock:
             self._charge_switch, self._discharge_switch = charge, discharge
 
+    def set_cell_count(self, cells: int) -> None:
+        """Report ``cells`` cells from the next reply on (a self-consistent reply, as a broken BMS might)."""
+        if not 3 <= cells <= 32:
+            raise ValueError(f"cells = {cells}: a JK BMS handles 3 to 32 cells")
+        with self._lock:
+            while len(self._offsets) < cells:
+                self._offsets.append(self._rng.uniform(-1.5, 1.5))
+            self.cells = cells
+
+    def source_settings(self, port: str) -> dict[str, object]:
+        """The ``jk_uart`` config keys that read this simulator on ``port``."""
+        return {"port": port}
+
     def unplug(self) -> None:
         """Simulate the adapter being pulled: transports fail until :meth:`plug`."""
         with self._lock:
@@ -183,7 +199,8 @@ class SimulatedBms:
         with self._lock:
             amps = self.current_a
             return tuple(
-                round(ocv(self._soc + offset) + amps * self.resistance_ohm, 3) for offset in self._offsets
+                round(ocv(self._soc + offset) + amps * self.resistance_ohm, 3)
+                for offset in self._offsets[: self.cells]
             )
 
     def cell_voltages(self) -> tuple[float, ...]:
@@ -284,7 +301,10 @@ class SimulatedBms:
                 if not frame.is_request or frame.command not in (COMMAND_READ_ALL, COMMAND_READ_ID):
                     continue
                 self.requests += 1
-                chunks += self._answer(frame.raw, self.encode_reply(frame.command))
+                reply = self.encode_reply(frame.command)
+                if "nonsense" in self._faults:
+                    reply = encode_reply(dataclasses.replace(self.status, soc_pct=255), command=frame.command)
+                chunks += self._answer(frame.raw, reply)
             return chunks
 
     def reply(self, request: bytes) -> bytes:
@@ -295,12 +315,18 @@ class SimulatedBms:
         fault = next((name for name in FAULTS if name in self._faults), None)
         if fault is None:
             return [Chunk(0.0, frame)]
+        if fault == "nonsense":
+            self._use_fault(fault)
+            return [Chunk(0.0, frame)]
+        self._use_fault(fault)
+        return render_fault(fault, request, frame, self._rng, self.split_pause_s, self.trickle_byte_s)
+
+    def _use_fault(self, fault: str) -> None:
         count = self._faults[fault]
         if count is not None and count <= 1:
             del self._faults[fault]
         elif count is not None:
             self._faults[fault] = count - 1
-        return render_fault(fault, request, frame, self._rng, self.split_pause_s, self.trickle_byte_s)
 
 
 _REGISTRY: dict[str, SimulatedBms] = {}

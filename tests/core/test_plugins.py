@@ -84,6 +84,30 @@ def test_hook_gateway_register_observers():
     assert collect_registrations(manager_with(Obs())).names("observer") == ["counter"]
 
 
+def test_hook_gateway_register_meters():
+    class Meter:
+        @hookimpl
+        def gateway_register_meters(self, register):
+            register("grid", lambda c, x: object(), description="a meter", simulator=None)
+
+    registry = collect_registrations(manager_with(Meter()))
+    assert registry.names("meter") == ["grid"]
+    assert registry.get("meter", "grid").description == "a meter"
+
+
+def test_a_registration_keeps_its_simulator():
+    def make_sim(cells: int) -> object:
+        return ("sim", cells)
+
+    class Src:
+        @hookimpl
+        def gateway_register_sources(self, register):
+            register("simmed", lambda c, x: object(), description="with a simulator", simulator=make_sim)
+
+    reg = collect_registrations(manager_with(Src())).get("source", "simmed")
+    assert reg.simulator is not None and reg.simulator(8) == ("sim", 8)
+
+
 def test_hook_gateway_register_commands():
     import typer
 
