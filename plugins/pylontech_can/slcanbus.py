@@ -1,0 +1,61 @@
+"""python-can's ``slcan`` interface, hardened against a corrupt byte and a closed CAN channel.
+
+python-can parses each line the adapter sends without guarding it: ``tZZ18FF`` raises ValueError,
+``\\xff\\xfe`` UnicodeDecodeError (and stays in its buffer, so every later read fails too), a short
+``t35`` IndexError. :class:`GuardedSlcanBus` skips such a line (counted in :attr:`corrupt`) and reads
+on. python-can's ``send()`` also ignores the adapter's answer; an adapter whose channel is closed
+(after a reset) answers each frame with BEL, counted here for the sink to act on
+(:meth:`take_refusals`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import can
+from can.interfaces.slcan import slcanBus
+
+#: Exceptions python-can's slcan parser raises on a corrupt line.
+CORRUPT_LINE = (ValueError, IndexError, UnicodeDecodeError)
+BEL = "\a"
+
+
+class GuardedSlcanBus(slcanBus):
+    """An slcan bus that skips corrupt lines and counts refused (BEL) frames."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.corrupt = 0
+        self._refusals = 0
+        super().__init__(*args, **kwargs)
+
+    def take_refusals(self) -> int:
+        """BEL answers seen since the last call (each means a frame the adapter did not send)."""
+        count, self._refusals = self._refusals, 0
+        return count
+
+    def _read(self, timeout: float | None) -> str | None:
+        try:
+            line: str | None = super()._read(timeout)
+        except UnicodeDecodeError:
+            self._buffer.clear()  # python-can keeps the undecodable bytes and fails on every read
+            self.corrupt += 1
+            return None
+        if line is not None and line.endswith(BEL):
+            self._refusals += 1
+        return line
+
+    def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
+        try:
+            result: tuple[can.Message | None, bool] = super()._recv_internal(timeout)
+        except CORRUPT_LINE:
+            self.corrupt += 1
+            return None, False
+        return result
+
+
+def open_bus(**kwargs: Any) -> can.BusABC:
+    """``can.Bus(**kwargs)``, with slcan through :class:`GuardedSlcanBus`."""
+    if kwargs.get("interface") == "slcan":
+        options = {key: value for key, value in kwargs.items() if key != "interface"}
+        return GuardedSlcanBus(**options)
+    return can.Bus(**kwargs)
