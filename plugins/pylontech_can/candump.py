@@ -16,7 +16,7 @@ from typing import BinaryIO
 #: A longer line is not a candump line (real ones are under 120 characters).
 MAX_LINE_BYTES = 1024
 #: A single line longer than this ends the read: the input is not a candump log at all.
-MAX_DISCARD_BYTES = 1 << 20
+MAX_DISCARD_BYTES = 16 << 20
 HEX = frozenset("0123456789abcdefABCDEF")
 DIGITS = frozenset("0123456789")
 

@@ -80,9 +80,12 @@ def load_section(config: Path | None, overrides: list[str]) -> PylontechConfig:
     from gateway_core.settings import build_section
 
     raw, _ = load_raw(config, list(overrides))
-    return build_section(
-        PylontechConfig, "pylontech", raw.values.get("pylontech", {}), raw.origins.get("pylontech", {})
-    )
+    try:
+        return build_section(
+            PylontechConfig, "pylontech", raw.values.get("pylontech", {}), raw.origins.get("pylontech", {})
+        )
+    except OverflowError:  # a 400-digit number compared with a float bound
+        raise ConfigError("[pylontech]: a number is too large for any key") from None
 
 
 def pick_profile(name: str | None, cfg: PylontechConfig | None = None) -> Profile:

@@ -64,11 +64,11 @@ def installed_capacity(reading: BatteryReading) -> dict[str, float] | None:
 
 
 def remaining_ah(reading: BatteryReading) -> float | None:
-    """The remaining capacity: the BMS's own, else capacity x SOC, else None."""
+    """The remaining capacity: the BMS's own, else capacity x SOC, else None (rounded to 0.1 Ah)."""
     if reading.remaining_capacity_ah is not None:
-        return reading.remaining_capacity_ah
+        return round(reading.remaining_capacity_ah, 1)
     if reading.capacity_ah is not None:
-        return reading.capacity_ah * reading.soc_pct / 100.0
+        return round(reading.capacity_ah * reading.soc_pct / 100.0, 1)
     return None
 
 
@@ -86,15 +86,14 @@ def cell_extremes(reading: BatteryReading) -> dict[str, float] | None:
 
 def cell_extreme_ids(reading: BatteryReading) -> dict[str, float] | None:
     """0x371: 1-based numbers of the probes and cells that hold the extremes of 0x370."""
-    ids = _extreme_ids(reading)
-    if ids is None:
+    cells, probes = _cell_ids(reading), _probe_ids(reading)
+    if cells is None or probes is None:
         return None
-    min_cell, max_cell, min_probe, max_probe = ids
     return {
-        "max_temperature_sensor": max_probe,
-        "min_temperature_sensor": min_probe,
-        "max_voltage_cell": max_cell,
-        "min_voltage_cell": min_cell,
+        "max_temperature_sensor": probes[1],
+        "min_temperature_sensor": probes[0],
+        "max_voltage_cell": cells[1],
+        "min_voltage_cell": cells[0],
     }
 
 
@@ -131,21 +130,26 @@ def cell_status(reading: BatteryReading) -> dict[str, float] | None:
 
 
 def extreme_text(reading: BatteryReading, frame_id: int) -> bytes | None:
-    """0x374-0x377: the 1-based number of the extreme cell or probe as ASCII, NUL padded."""
-    ids = _extreme_ids(reading)
+    """0x374-0x377: the 1-based number of the extreme cell or probe as ASCII, NUL padded.
+
+    0x374 lowest and 0x375 highest cell voltage, 0x376 coldest and 0x377 warmest probe.
+    """
+    ids = _cell_ids(reading) if frame_id in (0x374, 0x375) else _probe_ids(reading)
     if ids is None:
         return None
-    number = ids[frame_id - 0x374]
+    number = ids[(frame_id - 0x374) % 2]
     return str(number).encode("ascii").ljust(8, b"\x00")
 
 
-def _extreme_ids(reading: BatteryReading) -> tuple[int, int, int, int] | None:
-    cells, probes = reading.cell_voltages_v, reading.temperatures_c
-    if not cells or not probes:
+def _cell_ids(reading: BatteryReading) -> tuple[int, int] | None:
+    cells = reading.cell_voltages_v
+    if not cells:
         return None
-    return (
-        cells.index(min(cells)) + 1,
-        cells.index(max(cells)) + 1,
-        probes.index(min(probes)) + 1,
-        probes.index(max(probes)) + 1,
-    )
+    return cells.index(min(cells)) + 1, cells.index(max(cells)) + 1
+
+
+def _probe_ids(reading: BatteryReading) -> tuple[int, int] | None:
+    probes = reading.temperatures_c
+    if not probes:
+        return None
+    return probes.index(min(probes)) + 1, probes.index(max(probes)) + 1

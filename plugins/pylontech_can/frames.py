@@ -235,7 +235,9 @@ class FrameBuilder:
         last = cycle.last
         if frame_id == 0x35A:
             alarms = cycle.reading.alarms if cycle.reading is not None else frozenset()
-            return self._encode(0x35A, extras.alarms_warnings(alarms, cycle.limits.fault))
+            values = dict.fromkeys(self._signal_names(0x35A), 0.0)  # 0: a field not reported
+            values.update(extras.alarms_warnings(alarms, cycle.limits.fault))
+            return self._encode(0x35A, values)
         if frame_id == 0x35C:
             values = self._requests(cycle)
             if variant == "luxpower":
@@ -304,9 +306,7 @@ class FrameBuilder:
         return self._last.pack_count if self._last is not None else 1
 
     def _alarm_bits(self, reading: BatteryReading | None, limits: Limits) -> dict[str, float]:
-        values: dict[str, float] = {
-            signal.name: 0 for signal in load_database().get_message_by_frame_id(0x359).signals
-        }
+        values = dict.fromkeys(self._signal_names(0x359), 0.0)
         values["module_count"] = self._packs()
         values["pn"] = PN
         system_error = (
@@ -339,6 +339,10 @@ class FrameBuilder:
         return values
 
     # -- encoding -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _signal_names(frame_id: int) -> list[str]:
+        return [signal.name for signal in load_database().get_message_by_frame_id(frame_id).signals]
 
     def _note(self, key: str, message: str, *args: object) -> None:
         if key not in self._noted:

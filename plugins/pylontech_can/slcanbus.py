@@ -1,7 +1,8 @@
 """python-can's ``slcan`` interface, hardened against a corrupt byte and a closed CAN channel.
 
 python-can parses each line the adapter sends without guarding it: ``tZZ18FF`` raises ValueError,
-``\\xff\\xfe`` UnicodeDecodeError (and stays in its buffer, so every later read fails too), a short
+``\\xff\\xfe`` UnicodeDecodeError, wrapped as a CanOperationError (and the bytes stay in its
+buffer, so every later read fails too), a short
 ``t35`` IndexError. :class:`GuardedSlcanBus` skips such a line (counted in :attr:`corrupt`) and reads
 on. python-can's ``send()`` also ignores the adapter's answer; an adapter whose channel is closed
 (after a reset) answers each frame with BEL, counted here for the sink to act on
@@ -36,7 +37,9 @@ class GuardedSlcanBus(slcanBus):
     def _read(self, timeout: float | None) -> str | None:
         try:
             line: str | None = super()._read(timeout)
-        except UnicodeDecodeError:
+        except can.CanOperationError as exc:
+            if not isinstance(exc.__cause__, UnicodeDecodeError):
+                raise  # the port itself failed
             self._buffer.clear()  # python-can keeps the undecodable bytes and fails on every read
             self.corrupt += 1
             return None
