@@ -106,7 +106,8 @@ class PylontechConfig:
         min=0.0,
         max=6553.5,
         unit="V",
-        help="CVL sent with stop limits before any limits carried one (default: cell count x "
+        help="CVL sent with stop limits until limits resting on a plausible reading carried one "
+        "(default: cell count x "
         "cell_charge_voltage_v)",
     )
     stop_discharge_voltage_v: float | None = setting(
@@ -114,7 +115,8 @@ class PylontechConfig:
         min=0.0,
         max=6553.5,
         unit="V",
-        help="DVL sent with stop limits before any limits carried one (default: cell count x "
+        help="DVL sent with stop limits until limits resting on a plausible reading carried one "
+        "(default: cell count x "
         "cell_discharge_voltage_v)",
     )
     fallback_cell_count: int = setting(
