@@ -194,3 +194,14 @@ def test_monitor_on_a_virtual_bus_says_it_sees_only_its_own_process(app: typer.T
     assert "socketcan" in note and "slcan" in note and "udp_multicast" in note
     quiet = invoke(app, "monitor", "--interface", "nosuchbus", "--seconds", "0")
     assert "virtual bus" not in quiet.stderr
+
+
+def test_monitor_lists_the_profiles_frames(app: typer.Typer) -> None:
+    result = invoke(
+        app, "monitor", "--interface", "virtual", "--channel", "p", "--seconds", "0", "--profile", "victron"
+    )
+    assert result.exit_code == 0
+    view = result.stdout
+    assert "(profile victron)" in view
+    for name in ("BatteryAlarmsWarnings", "BatteryInfo", "BatteryCellStatus", "BatteryInstalledCapacity"):
+        assert name in view and "not seen" in view

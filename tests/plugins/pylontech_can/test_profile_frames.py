@@ -294,3 +294,19 @@ def heard_29_bit(profile: str) -> float | None:
 def test_a_29_bit_0x305_counts_as_the_inverter_under_schneider_and_not_under_generic() -> None:
     assert heard_29_bit("schneider") is not None
     assert heard_29_bit("generic") is None
+
+
+def test_the_reported_soc_and_the_pack_count_reach_the_frames() -> None:
+    builder = FrameBuilder(PylontechConfig(profile="sofar"))
+    capped = replace(LIMITS, reported_soc_pct=98.0)
+    bank = replace(WORKED, soc_pct=100.0, pack_count=3)
+    data = {f.arbitration_id: f.data for f in builder.build(bank, capped)}
+    assert check_decode(0x355, data[0x355], "8")["soc_pct"] == 98  # the policy's SOC, not the reading's
+    assert check_decode(0x355, data[0x355], "8")["soc_hires_pct"] == 98.0
+    assert check_decode(0x359, data[0x359])["modules"] == 3
+    stale = {f.arbitration_id: f.data for f in builder.build(None, Limits.stop("stale", Fault.STALE_READING))}
+    assert check_decode(0x355, stale[0x355], "8")["soc_pct"] == 98  # repeated as last told
+    own = FrameBuilder(PylontechConfig(module_count=6)).build(bank, capped)
+    assert check_decode(0x359, {f.arbitration_id: f.data for f in own}[0x359])["modules"] == 6
+    plain = {f.arbitration_id: f.data for f in FrameBuilder(PylontechConfig()).build(bank, LIMITS)}
+    assert check_decode(0x355, plain[0x355])["soc_pct"] == 100
