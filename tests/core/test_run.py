@@ -151,7 +151,7 @@ def test_an_observer_open_is_retried_with_backoff_until_it_works(monkeypatch):
     from gateway_core import notifier as notifier_module
 
     now = [0.0]
-    monkeypatch.setattr(notifier_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("gateway_core.notifier.time.monotonic", lambda: now[0])
 
     class Flaky(Recorder):
         def open(self) -> None:
@@ -266,7 +266,8 @@ def test_example_third_party_plugin_runs_through_the_installed_command():
     assert "stopped after 3 cycles" in proc.stderr
 
 
-def test_sigterm_publishes_stop_and_exits_0(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1])
+def test_every_terminating_signal_publishes_stop_and_exits_0(tmp_path, signum):
     proc = subprocess.Popen(
         [
             *gateway_command(),
@@ -286,11 +287,17 @@ def test_sigterm_publishes_stop_and_exits_0(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # wait until the loop runs (handlers installed), however slow the machine
+        seen.append(line)
+        if "limits:" in line:
+            break
+    proc.send_signal(signum)
+    _, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     assert proc.returncode == 0, err
-    assert "received SIGTERM" in err and "publishing stop limits once" in err
+    assert f"received {signal.Signals(signum).name}" in err and "publishing stop limits once" in err
 
 
 @pytest.mark.parametrize("flag", ["--version"])
