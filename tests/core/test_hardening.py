@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from pathlib import Path
 
 from gateway_core.config import GatewayConfig
@@ -17,7 +18,7 @@ NAMES = PluginNames("src", "fixed", "sink")
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
-def engine_for(clock, source, *, cells=0):
+def engine_for(clock, source, *, cells=0) -> Any:
     sink = FakeSink(clock)
     spec = PackSpec("src", "fake", source, FixedPolicy(), "fixed", None, cells)
     engine = Engine([spec], None, sink, names=NAMES, clock=clock, period_s=1.0, stale_after_s=5.0)
@@ -25,7 +26,7 @@ def engine_for(clock, source, *, cells=0):
     return engine, sink
 
 
-def cycles(engine, clock, n):
+def cycles(engine, clock, n) -> Any:
     out = []
     for _ in range(n):
         out.append(engine.cycle())
