@@ -41,7 +41,7 @@ class Rig:
     def __init__(self, name: str, device: SimulatedDevice, *, pace: bool = True) -> None:
         reg = REGISTRY.entries[name]
         self.device = device
-        probe = build_section(reg.config, name, device.source_settings("/dev/null"))
+        probe: Any = build_section(reg.config, name, device.source_settings("/dev/null"))
         baud = getattr(probe, "baudrate", None) if pace else None
         self.server = PtyServer(device, speed=0.0, baud=baud if isinstance(baud, int) else None)
         path = self.server.start()
@@ -49,11 +49,11 @@ class Rig:
         fields = {f for f in reg.config.__dataclass_fields__}  # type: ignore[attr-defined]
         if "timeout" in fields:
             settings.setdefault("timeout", 0.2)
-        config = build_section(reg.config, name, settings)
+        config: Any = build_section(reg.config, name, settings)
         clock = MonotonicClock()
         ctx = PluginContext(name, clock, logging.getLogger(f"contract.{name}"), plugin=name, period_s=PERIOD)
         self.source = reg.factory(config, ctx)
-        self.sink = FakeSink(clock)
+        self.sink = FakeSink()
         spec = PackSpec(name, name, self.source, FixedPolicy(), "fixed")
         self.engine = Engine(
             [spec], None, self.sink, names=PluginNames(name, "fixed", "fake"), clock=clock,
@@ -131,7 +131,7 @@ def test_a_vanishing_port_stops_then_recovers(rig):
     assert results[-1].limits.fault is not None
     rig.device.plug()
     assert rig.server.wait_state(plugged=True)
-    results = rig.run(3.0)
+    results = rig.run(4.5)
     assert results[-1].limits.fault is None, results[-1].limits.reasons
 
 
@@ -165,7 +165,7 @@ class LateDevice:
 def test_a_late_reply_to_an_earlier_request_is_never_taken_as_fresh(name):
     reg = REGISTRY.entries[name]
     assert reg.simulator is not None
-    rig = Rig(name, LateDevice(reg.simulator(CELLS)), pace=False)  # type: ignore[arg-type]
+    rig = Rig(name, LateDevice(reg.simulator(CELLS)), pace=False)
     try:
         results = rig.run(STALE + 4 * PERIOD)
     finally:
