@@ -155,7 +155,8 @@ class Engine:
         if reading is not None and self._adjust is not None and limits.fault is None:
             limits, problems = self._adjusted(reading, limits, problems, started, meter, meter_age)
         self._note_state(limits)
-        sinks = self._publish(reading, limits, started)
+        decided = [d.decided_at_s for _, d in decisions if d.online]
+        sinks = self._publish(reading, limits, min(decided) if decided else started)
         return self._result(started, reading, limits, problems, decisions, sinks, meter, meter_age)
 
     def shutdown(self, reason: str = "shutting down") -> CycleResult:
