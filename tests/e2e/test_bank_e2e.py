@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from typing import Any
 from pathlib import Path
 
 import can
@@ -69,7 +70,7 @@ class Bank:
             sd_notify=SdNotifier(""),
             on_cycle=self._collect,
         )
-        self.results: list = []
+        self.results: list[Any] = []
 
     def _collect(self, result) -> None:
         self.results.append(result)
