@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 import struct
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import can
 import pytest
