@@ -280,7 +280,8 @@ def next_steps(opts: InstallOptions, *, root_is_system: bool = True) -> str:
         "  # check the set-up without driving the inverter: read the BMS as the service user, then",
         "  # watch the bus (nothing is sent; the inverter's 0x305 shows once it is wired)",
         f"  sudo -u {opts.user} {opts.gateway} jk_uart read --port /dev/jkbms",
-        f"  sudo -u {opts.user} {opts.gateway} pylontech monitor --interface socketcan --channel {opts.interface}",
+        f"  sudo -u {opts.user} {opts.gateway} pylontech monitor --interface socketcan "
+        f"--channel {opts.interface}",
         "  # only if systemd-networkd manages no other interface (a Pi on NetworkManager or dhcpcd):",
         "  # stop its wait-online unit from holding the boot for 2 min waiting for a link that never",
         "  # comes online (can0 is RequiredForOnline=no)",
