@@ -6,6 +6,7 @@ import re
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 from gateway_core.plugins import make_plugin_manager
 from gateway_core.runner import build_gateway, run_gateway
@@ -37,7 +38,7 @@ def test_the_examples_run_together_in_a_gateway():
     pm.register(limit_ladder, name="limit_ladder")
     for role, module in examples().items():
         pm.register(module, name=f"example_{role}")
-    results = []
+    results: list[Any] = []
     gateway = build_gateway(
         pm,
         config_path=Path("/dev/null"),
@@ -56,7 +57,7 @@ def test_the_examples_run_together_in_a_gateway():
     assert run_gateway(gateway, install_signals=False) == 0
     assert [r.limits.fault for r in results] == [None, None, None]
     assert results[0].reading is not None and results[0].reading.source_id == "steady"
-    sink = gateway.engine._sinks[0].spec.sink
+    sink: Any = gateway.engine._sinks[0].spec.sink
     assert len(sink.lines) == 4 and "SOC 55.0" in sink.lines[0]  # 3 cycles + the stop set
-    counter = gateway.observers[0]
+    counter: Any = gateway.observers[0]
     assert counter.cycles == 4 and counter.stops == 1
