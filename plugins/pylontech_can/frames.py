@@ -74,8 +74,9 @@ class FrameBuilder:
     ) -> None:
         self._config = config
         self._profile = profile if profile is not None else resolve(config)
-        self._variants = self._profile.variants
         self._log = logger or log
+        for variant in {None, *self._profile.variants.values()}:
+            load_database(variant)  # parse the DBC files now, not inside the first (timed) publish
         self._last: BatteryReading | None = None
         self._soc_pct: float | None = None
         self._cell_count: int | None = None

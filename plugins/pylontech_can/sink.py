@@ -161,7 +161,7 @@ class PylontechSink:
     def _abandon(self, bus: can.BusABC, late: float, bound: float, sent: list[CanFrame]) -> str:
         """The set is too late to be true: send the stop set instead. Returns the problem text."""
         text = (
-            f"publish stalled {late:.1f} s (bound {bound:.1f} s) after {len(sent)} frame(s): "
+            f"publish stalled {late:.2f} s (bound {bound:.2f} s) after {len(sent)} frame(s): "
             "the rest of the set was abandoned and stop limits sent"
         )
         self._log.warning("%s", text)

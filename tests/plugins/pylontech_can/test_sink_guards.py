@@ -88,8 +88,8 @@ def test_a_freeze_mid_set_abandons_the_old_set_and_sends_stop_limits(
     assert frames[0x35C] == b"\x00\x00" and frames[0x359][3] & 0x08  # no request bits; comm fail
     assert check_decode(0x356, frames[0x356])["current_a"] == 0.0
     assert all(data != b"\xc0\x00" for fid, data in sent if fid == 0x35C)  # no grant after the freeze
-    assert len(report.problems) == 1 and "stalled 7.0 s" in report.problems[0]
-    assert "bound 0.8 s" in report.problems[0]  # 0.8 x the 1 s period
+    assert len(report.problems) == 1 and "stalled 7.00 s" in report.problems[0]
+    assert "bound 0.80 s" in report.problems[0]  # 0.8 x the 1 s period
     assert [f.arbitration_id for f in report.frames] == [fid for fid, _ in sent]
     sink.close()
 
@@ -270,3 +270,16 @@ def test_the_registered_simulator_decodes_what_the_sink_grants(clock: FakeClock)
         peer.close()
         peer.close()
     assert peer.grants() == []
+
+
+def test_the_dbc_files_are_parsed_when_the_sink_is_built_not_inside_the_timed_publish(
+    clock: FakeClock,
+) -> None:
+    from pylontech_can.dbc import load_database
+
+    load_database.cache_clear()
+    PylontechSink(PylontechConfig(interface="virtual", channel="x", profile="luxpower"), ctx(clock))
+    assert load_database.cache_info().currsize == 2  # pylontech.dbc and the luxpower variant, parsed already
+    hits = load_database.cache_info().hits
+    PylontechSink(PylontechConfig(interface="virtual", channel="y", profile="luxpower"), ctx(clock))
+    assert load_database.cache_info().hits > hits  # and shared, not parsed again
