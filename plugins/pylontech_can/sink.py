@@ -4,14 +4,16 @@ Every publish sends the whole set from the engine's loop, one ``bus.send`` per f
 ``frame_gap_s`` on the injected clock. There is deliberately no kernel periodic task (SocketCAN
 BCM): it would keep sending the last limits if the process hung. Before each frame the sink checks
 how long the publish has taken: past :data:`STALL_FRACTION` x the cycle period (the process was
-frozen, an SD card stalled) the rest of the set rests on old numbers, so it is abandoned and the
-stop set goes out instead. Any bus trouble (``CanError``, ``OSError``, a bus-off error frame, an
+frozen, an SD card stalled), or with this cycle's reading older than :data:`READING_WAIT_FRACTION`
+periods, the rest of the set rests on old numbers, so it is abandoned and the stop set goes out
+instead. Any bus trouble (``CanError``, ``OSError``, a bus-off error frame, an
 slcan adapter refusing frames) raises :class:`SinkUnavailable`; the engine then closes the sink,
 logs once per outage and reopens it with backoff. A corrupt received frame is skipped.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections.abc import Callable
@@ -35,6 +37,10 @@ CAN_ERR_BUSOFF = 0x40
 MAX_DRAIN = 256
 #: A publish still sending after this fraction of the cycle period abandons its set (see module doc).
 STALL_FRACTION = 0.8
+#: A reading newer than the previous publish whose frames are not out this many periods after it was
+#: taken was held up between the source and the bus (a freeze): its set is abandoned too. A kept
+#: last-good reading (older than the previous publish) is the engine's to judge (``stale_after``).
+READING_WAIT_FRACTION = 1.5
 
 BusFactory = Callable[..., can.BusABC]
 
@@ -62,6 +68,7 @@ class PylontechSink:
         self._builder = FrameBuilder(config, ctx.logger, self._profile)
         self._watch = ObedienceWatch(config.obey_margin_a, config.obey_after_s)
         self._granted: tuple[float, float] | None = None
+        self._last_publish_at = -math.inf
         self._bus: can.BusABC | None = None
         self._peer_seen_at_s: float | None = None
         self._peer_silent = True
@@ -112,14 +119,16 @@ class PylontechSink:
             raise SinkUnavailable("CAN bus is not open")
         clock = self._ctx.clock
         started = clock.now()
-        bound = STALL_FRACTION * self._ctx.period_s
+        # a reading of this cycle (newer than the previous publish) may not wait long for its frames
+        fresh_at = reading.taken_at_s if reading and reading.taken_at_s >= self._last_publish_at else None
+        self._last_publish_at = started
         problems: list[str] = []
         sent: list[CanFrame] = []
         for frame in self._builder.build(reading, limits, now_s=started):
             self._gap(sent)
-            late = clock.now() - started
-            if late > bound:
-                problems.append(self._abandon(bus, late, bound, sent))
+            late = self._late(started, fresh_at)
+            if late is not None:
+                problems.append(self._abandon(bus, late, sent))
                 break
             self._send(bus, frame)
             sent.append(frame)
@@ -158,12 +167,20 @@ class PylontechSink:
         if sent and self._config.frame_gap_s > 0:
             self._ctx.clock.sleep(self._config.frame_gap_s)
 
-    def _abandon(self, bus: can.BusABC, late: float, bound: float, sent: list[CanFrame]) -> str:
+    def _late(self, started: float, fresh_at: float | None) -> str | None:
+        """Why the next frame would come too late to be true, or None."""
+        now = self._ctx.clock.now()
+        period = self._ctx.period_s
+        if now - started > STALL_FRACTION * period:
+            return f"publish stalled {now - started:.2f} s (bound {STALL_FRACTION * period:.2f} s)"
+        if fresh_at is not None and now - fresh_at > READING_WAIT_FRACTION * period:
+            bound = READING_WAIT_FRACTION * period
+            return f"the reading waited {now - fresh_at:.2f} s for its frames (bound {bound:.2f} s)"
+        return None
+
+    def _abandon(self, bus: can.BusABC, late: str, sent: list[CanFrame]) -> str:
         """The set is too late to be true: send the stop set instead. Returns the problem text."""
-        text = (
-            f"publish stalled {late:.2f} s (bound {bound:.2f} s) after {len(sent)} frame(s): "
-            "the rest of the set was abandoned and stop limits sent"
-        )
+        text = f"{late} after {len(sent)} frame(s): the rest of the set was abandoned and stop limits sent"
         self._log.warning("%s", text)
         stop = Limits.stop("publish stalled", Fault.TIMEOUT)
         for frame in self._builder.build(None, stop, now_s=self._ctx.clock.now()):

@@ -283,3 +283,24 @@ def test_the_dbc_files_are_parsed_when_the_sink_is_built_not_inside_the_timed_pu
     hits = load_database.cache_info().hits
     PylontechSink(PylontechConfig(interface="virtual", channel="y", profile="luxpower"), ctx(clock))
     assert load_database.cache_info().hits > hits  # and shared, not parsed again
+
+
+def test_a_fresh_reading_held_up_before_the_publish_is_not_sent_but_a_kept_one_is(
+    clock: FakeClock, channel: str, inverter: can.BusABC
+) -> None:
+    sink = PylontechSink(PylontechConfig(interface="virtual", channel=channel, frame_gap_s=0.0), ctx(clock))
+    sink.open()
+    kept = make_reading(clock)
+    sink.publish(kept, GRANT)
+    clock.advance(1.0)
+    held = make_reading(clock)  # this cycle's reading, then the process stops for 7 s before the publish
+    clock.advance(7.0)
+    report = sink.publish(held, GRANT)
+    assert "the reading waited 7.00 s for its frames (bound 1.50 s)" in report.problems[0]
+    assert [d for fid, d in drained(inverter) if fid == 0x35C] == [b"\xc0\x00", b"\x00\x00"]
+    clock.advance(1.0)
+    # the engine's last good reading, kept through a missed reply (older than the previous publish),
+    # is the engine's to judge against stale_after: the sink sends it
+    assert sink.publish(held, GRANT).problems == ()
+    assert [d for fid, d in drained(inverter) if fid == 0x35C] == [b"\xc0\x00"]
+    sink.close()
