@@ -23,9 +23,10 @@ from statistics import fmean
 
 from gateway_core.model import BatteryReading, LimitFlag, Limits
 
-from . import extras
+from . import extras, measured
 from .config import PylontechConfig
 from .dbc import LIMITS_ID, load_database
+from .encoder import SignalEncoder, signal_names
 from .mapping import (
     ALARM_SIGNALS,
     BLOCKS_CHARGE,
@@ -84,7 +85,7 @@ class FrameBuilder:
         self._dvl_v: float | None = None
         self._ramp = CvlRamp(self._profile.cvl_step_down_v_per_min)
         self._force_charge = False
-        self._clamped: set[str] = set()
+        self._encoder = SignalEncoder(self._log)
         self._noted: set[str] = set()
 
     @property
@@ -105,7 +106,7 @@ class FrameBuilder:
         if reading is not None:
             self._remember(reading, limits)
         charge_a, discharge_a = self._currents(reading, limits)
-        limits_data = self._encode(
+        limits_data = self._encoder.encode(
             LIMITS_ID,
             {
                 "charge_voltage_limit": self._charge_voltage(now_s),
@@ -215,35 +216,46 @@ class FrameBuilder:
         if frame_id == LIMITS_ID:
             return cycle.limits_data
         if frame_id == 0x35E:
-            return self._encode(
+            return self._encoder.encode(
                 0x35E, {"manufacturer": int.from_bytes(self._profile.manufacturer_bytes, "little")}
             )
         if frame_id in (0x359, 0x35C, 0x35A):
             return self._status_frame(frame_id, variant, cycle)
         if last is None:
             return None
-        values = self._measured_values(frame_id, variant, last, cycle)
+        soc = self._soc_pct if self._soc_pct is not None else last.soc_pct
+        values = measured.values(
+            frame_id,
+            variant,
+            last,
+            fresh=cycle.reading is not None,
+            soc_pct=soc,
+            temperature_c=self._temperature(last),
+            packs=self._packs(),
+        )
         if values is None:
             self._note(
                 f"0x{frame_id:03X}", "0x%03X not sent: the reading does not carry its values", frame_id
             )
             return None
+        if token == "0x355/8" and extras.remaining_ah(last) is None:
+            self._note("remaining", "the reading has no capacity: 0x355 bytes 6-7 carry 0 Ah")
         if isinstance(values, bytes):
             return values
-        return self._encode(frame_id, values, variant)
+        return self._encoder.encode(frame_id, values, variant)
 
     def _status_frame(self, frame_id: int, variant: str | None, cycle: _Cycle) -> bytes:
         last = cycle.last
         if frame_id == 0x35A:
             alarms = cycle.reading.alarms if cycle.reading is not None else frozenset()
-            values = dict.fromkeys(self._signal_names(0x35A), 0.0)  # 0: a field not reported
+            values = dict.fromkeys(signal_names(0x35A), 0.0)  # 0: a field not reported
             values.update(extras.alarms_warnings(alarms, cycle.limits.fault))
-            return self._encode(0x35A, values)
+            return self._encoder.encode(0x35A, values)
         if frame_id == 0x35C:
             values = self._requests(cycle)
             if variant == "luxpower":
                 values["cycle_count"] = self._cycles(last)
-            return self._encode(0x35C, values, variant)
+            return self._encoder.encode(0x35C, values, variant)
         values = self._alarm_bits(cycle.reading, cycle.limits)
         if variant == "luxpower":
             del values["pn"]
@@ -251,50 +263,7 @@ class FrameBuilder:
             if capacity is None:
                 self._note("capacity", "the reading has no capacity: 0x359 bytes 5-6 carry 0 Ah")
             values["capacity"] = round(capacity or 0)
-        return self._encode(0x359, values, variant)
-
-    def _measured_values(
-        self, frame_id: int, variant: str | None, last: BatteryReading, cycle: _Cycle
-    ) -> dict[str, float] | bytes | None:
-        soc = self._soc_pct if self._soc_pct is not None else last.soc_pct
-        current = last.current_a if cycle.reading is not None else 0.0
-        if frame_id == 0x355:
-            values: dict[str, float] = {"soc": soc, "soh": last.soh_pct}
-            if variant == "8":
-                remaining = extras.remaining_ah(last)
-                if remaining is None:
-                    self._note("remaining", "the reading has no capacity: 0x355 bytes 6-7 carry 0 Ah")
-                values.update(soc_high_resolution=soc, remaining_capacity=remaining or 0.0)
-            elif variant == "luxpower":
-                values.update(max_cell_voltage=last.max_cell_v, min_cell_voltage=last.min_cell_v)
-            return values
-        if frame_id == 0x356:
-            values = {"voltage": last.voltage_v, "current": current}
-            if variant == "luxpower":
-                probes = last.temperatures_c or (self._temperature(last),)
-                values.update(max_cell_temperature=max(probes), min_cell_temperature=min(probes))
-                return values
-            values["temperature"] = self._temperature(last)
-            if variant == "8":
-                values["cycle_count"] = self._cycles(last)
-            return values
-        if frame_id == 0x372:
-            return extras.modules(
-                self._packs(),
-                fresh=cycle.reading is not None,
-                charge_blocked=not last.charge_enabled or bool(last.alarms & BLOCKS_CHARGE),
-                discharge_blocked=not last.discharge_enabled or bool(last.alarms & BLOCKS_DISCHARGE),
-            )
-        if 0x374 <= frame_id <= 0x377:
-            return extras.extreme_text(last, frame_id)
-        makers = {
-            0x35F: extras.battery_info,
-            0x370: extras.cell_extremes,
-            0x371: extras.cell_extreme_ids,
-            0x373: extras.cell_status,
-            0x379: extras.installed_capacity,
-        }
-        return makers[frame_id](last)
+        return self._encoder.encode(0x359, values, variant)
 
     def _cycles(self, last: BatteryReading | None) -> int:
         if last is None or last.cycle_count is None:
@@ -307,7 +276,7 @@ class FrameBuilder:
         return self._last.pack_count if self._last is not None else 1
 
     def _alarm_bits(self, reading: BatteryReading | None, limits: Limits) -> dict[str, float]:
-        values = dict.fromkeys(self._signal_names(0x359), 0.0)
+        values = dict.fromkeys(signal_names(0x359), 0.0)
         values["module_count"] = self._packs()
         values["pn"] = PN
         system_error = (
@@ -339,34 +308,7 @@ class FrameBuilder:
         values[force_bit] = int(force and cycle.reading is not None)
         return values
 
-    # -- encoding -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _signal_names(frame_id: int) -> list[str]:
-        return [signal.name for signal in load_database().get_message_by_frame_id(frame_id).signals]
-
     def _note(self, key: str, message: str, *args: object) -> None:
         if key not in self._noted:
             self._noted.add(key)
             self._log.warning(message, *args)
-
-    def _encode(self, frame_id: int, values: dict[str, float], variant: str | None = None) -> bytes:
-        message = load_database(variant).get_message_by_frame_id(frame_id)
-        clamped: dict[str, float] = {}
-        for signal in message.signals:
-            value = values[signal.name]
-            low = signal.minimum if signal.minimum is not None else value
-            high = signal.maximum if signal.maximum is not None else value
-            inside = min(max(value, low), high)
-            key = f"{message.name}.{signal.name}"
-            if inside != value and key not in self._clamped:
-                self._clamped.add(key)
-                self._log.warning(
-                    "0x%03X %s = %g is outside %g..%g %s: sending %g",
-                    frame_id, signal.name, value, low, high, signal.unit or "", inside,
-                )  # fmt: skip
-            elif inside == value and key in self._clamped:
-                self._clamped.discard(key)
-                self._log.info("0x%03X %s is back in range (%g)", frame_id, signal.name, value)
-            clamped[signal.name] = inside
-        return bytes(message.encode(clamped, scaling=True, padding=False, strict=True))
