@@ -32,6 +32,18 @@ class Adapter(SlcanAdapter):
         self._send(data)
 
 
+class LawicelAdapter(Adapter):
+    """As the Lawicel CAN232 spec says: ``C`` on a channel that is not open is an error (BEL)."""
+
+    def _answer(self, line: str, now: float) -> None:
+        if line == "C" and not self.is_open:
+            with self._records:
+                self.commands.append(line)
+            self._send(b"\a")
+            return
+        super()._answer(line, now)
+
+
 @pytest.fixture
 def adapter() -> Iterator[Adapter]:
     fake = Adapter()
@@ -135,3 +147,23 @@ def test_monitor_survives_a_malformed_slcan_line(adapter: Adapter) -> None:
     last_view = result.stdout.strip().split("\n\n")[-1]
     assert "SOC 15 %" in last_view
     assert "corrupt frame(s) from the adapter" in last_view
+
+
+def test_a_bel_answer_to_a_command_is_not_a_refused_frame() -> None:
+    lawicel = LawicelAdapter()
+    clock = FakeClock()
+    try:
+        engine, _sink = make_engine(clock, lawicel)  # python-can's open starts with C on a closed channel
+        try:
+            results = []
+            for _ in range(6):
+                results.append(engine.cycle())
+                clock.advance(1.0)
+            assert lawicel.wait_for(0x351, 6)
+            results.append(engine.cycle())
+            assert all(r.published for r in results), [r.problems for r in results]
+            assert lawicel.opens == 2  # python-can's own open sequence (O twice), never reopened
+        finally:
+            engine.shutdown()
+    finally:
+        lawicel.close()
