@@ -25,6 +25,9 @@ from .history import MinuteHistory, history_doc
 from .server import PageServer, load_static
 from .state import state_doc, waiting_doc
 
+#: How often the server thread checks for a stop request (it bounds how long ``close()`` takes).
+POLL_INTERVAL_S = 0.25
+
 
 def to_json(doc: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON (the model's numbers are finite, so NaN never appears)."""
@@ -131,7 +134,10 @@ class WebObserver:
                 ) from None
             self._server = server
             self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="gateway-web", daemon=True
+                target=server.serve_forever,
+                kwargs={"poll_interval": POLL_INTERVAL_S},
+                name="gateway-web",
+                daemon=True,
             )
             self._thread.start()
         self._log.info("serving the page on %s", self.url)

@@ -138,6 +138,10 @@ def state_doc(result: CycleResult, *, period_s: float) -> dict[str, Any]:
     if reported_soc is None and reading is not None:
         reported_soc = reading.soc_pct
     sinks = [sink_doc(sink, at_s) for sink in result.sinks]
+    seen_age = _age(at_s, result.peer_seen_at_s)
+    sink_ages = [sink["peer_seen_age_s"] for sink in sinks if sink["peer_seen_age_s"] is not None]
+    if seen_age is None and sink_ages:
+        seen_age = min(sink_ages)
     ignored = [sink for sink in sinks if sink["limits_ignored"] or sink["report_problems"]]
     return {
         "schema": SCHEMA_VERSION,
@@ -158,7 +162,7 @@ def state_doc(result: CycleResult, *, period_s: float) -> dict[str, Any]:
         "packs": [pack_doc(pack, at_s) for pack in result.packs],
         "sinks": sinks,
         "inverter": {
-            "seen_age_s": _age(at_s, result.peer_seen_at_s),
+            "seen_age_s": seen_age,
             "limits_ignored": any(sink["limits_ignored"] for sink in sinks),
             "warnings": [f"{s['name']}: {text}" for s in ignored for text in s["report_problems"]],
         },

@@ -60,7 +60,8 @@ function renderBattery(state) {
   const packs = state.packs || [];
   setText("battery-title", packs.length > 1 ? "Bank (" + packs.length + " packs)" : "Battery");
   setText("v-voltage", r ? val(r.voltage_v, 2, "V") : DASH);
-  setText("v-current", r ? val(r.current_a, 1, "A") + " " + direction(r.current_a) : DASH);
+  setText("v-current", r ? val(r.current_a, 1, "A") : DASH);
+  setText("v-direction", r ? "(" + direction(r.current_a) + ")" : "");
   setText("v-power", r ? val(r.power_w, 0, "W") : DASH);
   setText("v-soc", r ? val(r.soc_pct, 0, "%") : DASH);
   setText("v-soc-reported", val(state.reported_soc_pct, 0, "%"));
