@@ -45,6 +45,7 @@ class PageStore:
         self._result: CycleResult | None = None
         self._doc: dict[str, Any] | None = None
         self._history = MinuteHistory()
+        self._history_json: tuple[int, bytes] | None = None  # (cycle, document) built for that cycle
 
     def update(self, result: CycleResult) -> None:
         """Take one cycle's result (observer thread)."""
@@ -72,11 +73,16 @@ class PageStore:
         return to_json(self.state())
 
     def history_json(self) -> bytes:
-        """The ``/api/history`` document as JSON."""
-        monotonic_now, wall_now = self._monotonic(), self._wall()
+        """The ``/api/history`` document as JSON, built at most once per cycle (~1440 points, ~100 kB)."""
         with self._lock:
-            doc = history_doc(self._history, monotonic_now=monotonic_now, wall_now=wall_now)
-        return to_json(doc)
+            cycle = self._result.cycle if self._result is not None else 0
+            if self._history_json is not None and self._history_json[0] == cycle:
+                return self._history_json[1]
+            doc = history_doc(self._history, monotonic_now=self._monotonic(), wall_now=self._wall())
+        body = to_json(doc)
+        with self._lock:
+            self._history_json = (cycle, body)
+        return body
 
 
 class WebObserver:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -252,15 +253,24 @@ def a_day_of_cycles(clock: FakeClock, observer) -> None:
         reading = rich_reading(
             clock, current_a=current, soc_pct=soc, cell_voltages_v=cells, voltage_v=round(sum(cells), 2)
         )
+        limits = replace(
+            ALLOW,
+            reasons=(
+                f"charge 50 A: highest cell {reading.max_cell_v:.3f} V >= 3.00 V",
+                f"discharge 60 A: lowest cell {reading.min_cell_v:.3f} V >= 3.10 V",
+                "CVL 55.20 V: 3.45 V x 16 cells",
+                "DVL 50.40 V: 3.15 V x 16 cells",
+            ),
+        )
         if 900 <= minute < 960:
             result = make_result(
                 clock, cycle=minute + 1, limits=Limits.stop("no reply from the BMS", Fault.STALE_READING)
             )
         elif minute == 1439:  # the latest cycle also shows what went on the bus
-            sink = pylontech_sink(reading, ALLOW, peer_seen_at_s=clock.now() - 0.4)
-            result = make_result(clock, cycle=minute + 1, reading=reading, limits=ALLOW, sinks=(sink,))
+            sink = pylontech_sink(reading, limits, peer_seen_at_s=clock.now() - 0.4)
+            result = make_result(clock, cycle=minute + 1, reading=reading, limits=limits, sinks=(sink,))
         else:
-            result = make_result(clock, cycle=minute + 1, reading=reading, limits=ALLOW)
+            result = make_result(clock, cycle=minute + 1, reading=reading, limits=limits)
         observer.gateway_cycle_completed(result)
         clock.advance(60.0)
 
