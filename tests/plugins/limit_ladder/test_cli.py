@@ -25,7 +25,7 @@ def test_explain_with_options_prints_limits_and_reasons() -> None:
     assert code == 0
     assert "charge     15 A" in out
     assert "- charge 15 A: highest cell 3.480 V >= 3.47 V" in out
-    assert "- CVL 55.20 V: 3.45 V x 16 cells" in out
+    assert "- CVL 55.20 V: absorption since 0 s (3.45 V x 16 cells)" in out
     assert "one reading has no history" in out
 
 
