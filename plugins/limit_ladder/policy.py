@@ -272,6 +272,11 @@ class LadderPolicy:
         file = StateFile(directory / file_name(self._pack))
         self._saver = Saver(file, self._log)
         self._boot_id = self._read_boot_id()
+        if self._boot_id is None:
+            self._log.warning(
+                "the boot id is unknown (no /proc/sys/kernel/random/boot_id, no $BATTERY_GATEWAY_BOOT_ID): "
+                "after every restart the policy memory is restored conservatively, as after a reboot"
+            )
         try:
             data = file.read()
             if data is None:

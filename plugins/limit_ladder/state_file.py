@@ -25,18 +25,31 @@ from pathlib import Path
 from typing import Any
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+#: Where the boot id comes from when /proc/sys is hidden (systemd ``ProcSubset=pid``): a unit line
+#: ``Environment=BATTERY_GATEWAY_BOOT_ID=%b`` (systemd's boot id specifier).
+BOOT_ID_ENV = "BATTERY_GATEWAY_BOOT_ID"
 MAX_BYTES = 64 * 1024
 
 BootIdReader = Callable[[], str | None]
 
 
-def read_boot_id(path: Path = BOOT_ID_PATH) -> str | None:
-    """This boot's id (a new one after every reboot), or ``None`` when the kernel does not say."""
+def _boot_id(text: str) -> str | None:
+    text = text.strip().replace("-", "").lower()
+    return text if re.fullmatch(r"[0-9a-f]{32}", text) else None
+
+
+def read_boot_id(path: Path = BOOT_ID_PATH, environ: Mapping[str, str] | None = None) -> str | None:
+    """This boot's id (a new one after every reboot, 32 hex digits), or ``None`` when unknown.
+
+    Read from the kernel, else from ``$BATTERY_GATEWAY_BOOT_ID``.
+    """
     try:
-        text = path.read_text(encoding="ascii").strip()
+        found = _boot_id(path.read_text(encoding="ascii"))
     except (OSError, UnicodeDecodeError):
-        return None
-    return text if re.fullmatch(r"[0-9a-fA-F-]{8,64}", text) else None
+        found = None
+    if found is None:
+        found = _boot_id((os.environ if environ is None else environ).get(BOOT_ID_ENV, ""))
+    return found
 
 
 def state_dir(configured: str, environ: Mapping[str, str]) -> Path | None:

@@ -7,6 +7,7 @@ for the cell count, e.g. 552 V on 16 cells. With ``cells`` configured that check
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gateway_core.errors import PolicyError
@@ -29,6 +30,11 @@ class PackVoltages:
     dvl_how: str
 
 
+def millivolts_down(volts: float) -> float:
+    """``volts`` to whole millivolts, rounded down (a CVL never above per-cell x cells)."""
+    return math.floor(volts * 1000 + 1e-6) / 1000
+
+
 def pack_voltages(reading: BatteryReading, config: LadderConfig) -> PackVoltages:
     """The voltage limits for ``reading``'s cells. :raises PolicyError: implausible for the pack."""
     cells = reading.cell_count
@@ -45,9 +51,9 @@ def pack_voltages(reading: BatteryReading, config: LadderConfig) -> PackVoltages
     if config.charge_voltage is not None:
         absorption, absorption_how = config.charge_voltage, "charge_voltage"
     else:
-        absorption = round(config.charge_voltage_per_cell * cells, 3)
+        absorption = millivolts_down(config.charge_voltage_per_cell * cells)
         absorption_how = f"{config.charge_voltage_per_cell:g} V x {cells} cells"
-    float_v = round(config.float_voltage_per_cell * cells, 3)
+    float_v = millivolts_down(config.float_voltage_per_cell * cells)
     if config.charge_states and float_v >= absorption:
         raise PolicyError(
             f"float {float_v:g} V ({config.float_voltage_per_cell:g} V x {cells} cells) is not below "

@@ -69,6 +69,50 @@ def test_toml_lists_become_float_tuples() -> None:
         ({"max_charge_current": float("nan")}, "max_charge_current = nan has the wrong type"),
         ({"charge_hold_s": float("inf")}, "charge_hold_s"),
         ({"charge_ladder": [[3.5, float("nan")]]}, "charge_ladder = [[3.5, nan]] has the wrong type"),
+        # charge states (issue 18)
+        (
+            {"float_voltage_per_cell": 3.45},
+            "float_voltage_per_cell = 3.45 V must be below charge_voltage_per_cell = 3.45 V",
+        ),
+        (
+            {"float_voltage_per_cell": 3.5, "charge_voltage_per_cell": 3.45},
+            "float_voltage_per_cell = 3.5 V must be below charge_voltage_per_cell = 3.45 V",
+        ),
+        (
+            {"cell_target_v": 3.375},
+            "float_voltage_per_cell = 3.375 V must be below cell_target_v = 3.375 V (the runaway-cell",
+        ),
+        ({"cell_target_v": 3.3}, "must be below cell_target_v = 3.3 V"),
+        (
+            {"rebulk_below_cell_v": 3.4},
+            "rebulk_below_cell_v = 3.4 V must be below float_voltage_per_cell = 3.375 V (or float would end",
+        ),
+        (
+            {"discharge_voltage_per_cell": 3.38},
+            "discharge_voltage_per_cell = 3.38 V must be below float_voltage_per_cell = 3.375 V",
+        ),
+        ({"reported_soc_max": 49}, "reported_soc_max = 49 is out of range; accepted: 50 to 100 (%)"),
+        ({"reported_soc_max": 100.5}, "reported_soc_max = 100.5 is out of range"),
+        ({"absorption_hold_s": -1}, "absorption_hold_s = -1 is out of range; accepted: 0 to 86400 (seconds)"),
+        ({"absorption_hold_s": 86401}, "absorption_hold_s = 86401 is out of range"),
+        ({"absorption_tail_current": -0.1}, "absorption_tail_current = -0.1 is out of range"),
+        ({"absorption_tail_current": 1001}, "absorption_tail_current = 1001 is out of range"),
+        ({"absorption_max_delta_v": 0.6}, "absorption_max_delta_v = 0.6 is out of range"),
+        ({"rebulk_below_soc": 101}, "rebulk_below_soc = 101 is out of range"),
+        ({"float_voltage_per_cell": 1.9}, "float_voltage_per_cell = 1.9 is out of range"),
+        ({"absorption_hold_s": float("inf")}, "absorption_hold_s"),
+        ({"charge_states": "yes"}, 'charge_states = "yes" has the wrong type'),
+        ({"state_dir": "state"}, "state_dir = 'state' must be an absolute path"),
+        ({"state_dir": "/var/lib/x\ny"}, "state_dir holds a control character"),
+        ({"cells": 0}, "cells = 0 is out of range; accepted: 1 to 64"),
+        ({"cells": 16, "charge_voltage": 552}, "charge_voltage = 552 V is 34.5 V per cell for 16 cells"),
+        # oscillation by grid power (issue 19)
+        (
+            {"oscillation_input": "meter"},
+            'oscillation_input = "meter" is not allowed; accepted: current, grid_power',
+        ),
+        ({"oscillation_grid_levels_w": []}, "oscillation_grid_levels_w needs at least one swing size"),
+        ({"oscillation_grid_levels_w": [0.5]}, "oscillation_grid_levels_w = [0.5] is out of range"),
     ],
 )
 def test_bad_configs_are_refused_with_a_precise_line(values: dict[str, object], message: str) -> None:
