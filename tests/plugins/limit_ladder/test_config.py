@@ -158,3 +158,37 @@ def test_set_overrides_reach_the_section() -> None:
     config = validate(raw, registry_with_ladder(), path).section("limit_ladder")
     assert isinstance(config, LadderConfig)
     assert config.max_charge_current == 40.0
+
+
+LIFEPO4_16S = EXAMPLE.parent / "limit_ladder_16s_lifepo4.toml"
+
+
+def test_the_16s_lifepo4_example_loads_through_the_real_loader_and_charges_through_the_states() -> None:
+    from .helpers import Runner
+
+    raw, path = load_raw(LIFEPO4_16S)
+    config = validate(raw, registry_with_ladder(), path).section("limit_ladder")
+    assert isinstance(config, LadderConfig)
+    assert config.cells == 16 and config.charge_states
+    assert (config.charge_voltage_per_cell, config.float_voltage_per_cell, config.cell_target_v) == (
+        3.45,
+        3.375,
+        3.5,
+    )
+    assert (config.absorption_hold_s, config.absorption_tail_current, config.absorption_max_delta_v) == (
+        900.0,
+        5.0,
+        0.015,
+    )
+    assert (config.rebulk_below_soc, config.rebulk_below_cell_v, config.reported_soc_max) == (
+        90.0,
+        3.30,
+        98.0,
+    )
+    run = Runner(config)
+    assert run.at(0, high=3.35, low=3.33, current=50, soc=99).reported_soc_pct == 98
+    assert run.at(600, high=3.45, low=3.44, current=4, soc=100).charge_state == "absorption"
+    full = run.at(1500, high=3.45, low=3.44, current=2, soc=100)
+    assert (full.charge_state, full.charge_voltage_v, full.reported_soc_pct) == ("float", 54.0, 100)
+    with pytest.raises(ConfigError, match=r"charge_voltage = 552 V is 34\.5 V per cell for 16 cells"):
+        validate(load_raw(LIFEPO4_16S, ["limit_ladder.charge_voltage=552"])[0], registry_with_ladder(), path)
