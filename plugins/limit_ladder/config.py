@@ -24,10 +24,9 @@ from .validate import (
     check_derate,
     check_ladder,
     check_levels,
-    check_order,
     check_state_dir,
+    check_voltages,
     pairs,
-    per_cell_problem,
 )
 
 MAX_WATTS = 100000.0
@@ -272,59 +271,9 @@ class LadderConfig:
         check_derate("charge_derate_hot", self.charge_derate_hot, descending=True)
         check_levels("oscillation_levels_a", self.oscillation_levels_a, 0.1, MAX_AMPS, "A")
         check_levels("oscillation_grid_levels_w", self.oscillation_grid_levels_w, 1.0, MAX_WATTS, "W")
-        self._check_voltages()
+        check_voltages(self)
         self._check_temperatures()
         check_state_dir(self.state_dir)
-
-    def _check_voltages(self) -> None:
-        check_order(
-            "discharge_voltage_per_cell",
-            self.discharge_voltage_per_cell,
-            "charge_voltage_per_cell",
-            self.charge_voltage_per_cell,
-        )
-        if (
-            self.charge_voltage is not None
-            and self.discharge_voltage is not None
-            and self.discharge_voltage >= self.charge_voltage
-        ):
-            raise ValueError(
-                f"discharge_voltage = {self.discharge_voltage:g} V must be below "
-                f"charge_voltage = {self.charge_voltage:g} V"
-            )
-        if self.cells is not None:
-            for name in ("charge_voltage", "discharge_voltage"):
-                volts = getattr(self, name)
-                problem = None if volts is None else per_cell_problem(name, volts, self.cells)
-                if problem:
-                    raise ValueError(problem)
-        if not self.charge_states:
-            return
-        absorption = self.charge_voltage_per_cell
-        absorption_name = "charge_voltage_per_cell"
-        if self.charge_voltage is not None and self.cells is not None:
-            absorption, absorption_name = self.charge_voltage / self.cells, "charge_voltage / cells"
-        check_order("float_voltage_per_cell", self.float_voltage_per_cell, absorption_name, absorption)
-        check_order(
-            "discharge_voltage_per_cell",
-            self.discharge_voltage_per_cell,
-            "float_voltage_per_cell",
-            self.float_voltage_per_cell,
-        )
-        check_order(
-            "float_voltage_per_cell",
-            self.float_voltage_per_cell,
-            "cell_target_v",
-            self.cell_target_v,
-            " (the runaway-cell control never lowers the CVL below float)",
-        )
-        check_order(
-            "rebulk_below_cell_v",
-            self.rebulk_below_cell_v,
-            "float_voltage_per_cell",
-            self.float_voltage_per_cell,
-            " (or float would end at once)",
-        )
 
     def _check_temperatures(self) -> None:
         if self.charge_min_temp_c >= self.charge_max_temp_c:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 #: Plausible cell range for ladder thresholds, per-cell voltages and absolute voltages per cell.
 MIN_CELL_V = 2.0
@@ -108,3 +109,55 @@ def check_state_dir(path: str) -> None:
         raise ValueError("state_dir holds a control character; give a plain absolute path")
     if not os.path.isabs(path):
         raise ValueError(f'state_dir = {path!r} must be an absolute path (or "" for the default)')
+
+
+def check_voltages(config: Any) -> None:
+    """Cross-checks of the voltages: DVL < float < absorption, float < cell target, rebulk < float."""
+    check_order(
+        "discharge_voltage_per_cell",
+        config.discharge_voltage_per_cell,
+        "charge_voltage_per_cell",
+        config.charge_voltage_per_cell,
+    )
+    if (
+        config.charge_voltage is not None
+        and config.discharge_voltage is not None
+        and config.discharge_voltage >= config.charge_voltage
+    ):
+        raise ValueError(
+            f"discharge_voltage = {config.discharge_voltage:g} V must be below "
+            f"charge_voltage = {config.charge_voltage:g} V"
+        )
+    if config.cells is not None:
+        for name in ("charge_voltage", "discharge_voltage"):
+            volts = getattr(config, name)
+            problem = None if volts is None else per_cell_problem(name, volts, config.cells)
+            if problem:
+                raise ValueError(problem)
+    if not config.charge_states:
+        return
+    absorption = config.charge_voltage_per_cell
+    absorption_name = "charge_voltage_per_cell"
+    if config.charge_voltage is not None and config.cells is not None:
+        absorption, absorption_name = config.charge_voltage / config.cells, "charge_voltage / cells"
+    check_order("float_voltage_per_cell", config.float_voltage_per_cell, absorption_name, absorption)
+    check_order(
+        "discharge_voltage_per_cell",
+        config.discharge_voltage_per_cell,
+        "float_voltage_per_cell",
+        config.float_voltage_per_cell,
+    )
+    check_order(
+        "float_voltage_per_cell",
+        config.float_voltage_per_cell,
+        "cell_target_v",
+        config.cell_target_v,
+        " (the runaway-cell control never lowers the CVL below float)",
+    )
+    check_order(
+        "rebulk_below_cell_v",
+        config.rebulk_below_cell_v,
+        "float_voltage_per_cell",
+        config.float_voltage_per_cell,
+        " (or float would end at once)",
+    )

@@ -292,7 +292,10 @@ def test_the_boot_id_reader(tmp_path: Path) -> None:
 
 
 def test_a_real_process_restart_restores_the_memory(tmp_path: Path) -> None:
-    """Two ``gateway run`` processes, one after the other: the real clock, the real boot id."""
+    """Two ``gateway run`` processes, one after the other: the real clock, the real boot id.
+
+    The file is named after the pack, the source instance ``jk_uart``.
+    """
     args = [
         sys.executable, "-m", "gateway_core", "run", "--source", "jk_uart", "--sink", "pylontech",
         "--set", "jk_uart.port=jksim://?cells=16&soc=100", "--set", "pylontech.interface=virtual",
@@ -303,9 +306,9 @@ def test_a_real_process_restart_restores_the_memory(tmp_path: Path) -> None:
     first = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
     assert first.returncode == 0, first.stderr
     assert "policy memory: no " in first.stderr
-    saved = json.loads((tmp_path / "limit_ladder.json").read_text())
+    saved = json.loads((tmp_path / "jk_uart.json").read_text())
     assert saved["charge"]["amps"] == 0  # a full pack: the charge limit was cut
     second = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
     assert second.returncode == 0, second.stderr
     expected = "same boot" if read_boot_id() is not None else "the boot id is unknown"
-    assert f"policy memory restored from {tmp_path / 'limit_ladder.json'} ({expected}" in second.stderr
+    assert f"policy memory restored from {tmp_path / 'jk_uart.json'} ({expected}" in second.stderr
