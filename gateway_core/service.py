@@ -120,6 +120,11 @@ def installed_user_and_config(root: Path) -> tuple[str, PurePosixPath]:
     return user, config
 
 
+def installed_docs() -> str:
+    """The operator's guide shipped in the installed package (the unit's ``Documentation=``)."""
+    return "file://" + str(Path(str(resources.files("gateway_core"))) / "data" / "SERVICE.md")
+
+
 def _fill(text: str, opts: InstallOptions) -> str:
     values = {
         "@EXEC_START@": exec_start(opts),
@@ -128,6 +133,7 @@ def _fill(text: str, opts: InstallOptions) -> str:
         "@INTERFACE@": opts.interface,
         "@BITRATE@": str(opts.bitrate),
         "@NETWORK_FILE@": str(opts.network_path),
+        "@DOCS@": installed_docs(),
     }
     for key, value in values.items():
         text = text.replace(key, value)
@@ -271,7 +277,14 @@ def next_steps(opts: InstallOptions, *, root_is_system: bool = True) -> str:
         "  udevadm control --reload && udevadm trigger --subsystem-match=tty   # /dev/jkbms",
         f"  systemctl enable --now systemd-networkd   # brings {opts.interface} up at {opts.bitrate} bit/s",
         f"  editor {opts.config}",
-        f"  gateway run --config {opts.config} --cycles 5   # a dry run in the foreground",
+        "  # check the set-up without driving the inverter: read the BMS as the service user, then",
+        "  # watch the bus (nothing is sent; the inverter's 0x305 shows once it is wired)",
+        f"  sudo -u {opts.user} {opts.gateway} jk_uart read --port /dev/jkbms",
+        f"  sudo -u {opts.user} {opts.gateway} pylontech monitor --interface socketcan --channel {opts.interface}",
+        "  # only if systemd-networkd manages no other interface (a Pi on NetworkManager or dhcpcd):",
+        "  # stop its wait-online unit from holding the boot for 2 min waiting for a link that never",
+        "  # comes online (can0 is RequiredForOnline=no)",
+        "  systemctl mask systemd-networkd-wait-online.service",
         "  systemctl daemon-reload",
         "  systemctl enable --now battery-gateway.service",
         "  journalctl -u battery-gateway -f      # systemctl status shows the STATUS= line",
