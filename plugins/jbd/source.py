@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     import serial
 
 SIM_SCHEME = "jbdsim://"
-#: The port's read timeout, set once at open: a read returns at its first byte or after this slice.
-READ_SLICE_S = 0.05
+#: The port's read timeout, set once at open: a read returns at its first byte or after this slice. An
+#: exchange never starts a blocking read that could end past its deadline, so it takes at most
+#: ``timeout`` (a reply must be complete within ``timeout`` less one slice).
+READ_SLICE_S = 0.02
 #: A reply complete sooner than this fraction of its wire time after our request was in flight before it.
 EARLY_FACTOR = 0.9
 NOT_CORRUPT = ("truncated", "echo", "early")
@@ -79,7 +81,10 @@ class JbdSource:
         return tuple(self._assembler.rejections)
 
     def resources(self) -> tuple[str, ...]:
-        """The serial port this source holds (claimed once per process by the core)."""
+        """The serial port this source holds (claimed once per process by the core); none for a
+        ``jbdsim://`` simulator, which lives inside this process."""
+        if self.config.port.lower().startswith(SIM_SCHEME):
+            return ()
         return (f"serial:{line_key(self.config.port)}",)
 
     def open(self) -> None:
@@ -162,11 +167,15 @@ class JbdSource:
         port.write(request)
         deadline = written_at + timeout
         received = 0
+        slice_s = port.timeout or READ_SLICE_S
         idle_s = 0.0  # silent slices also bound the wait, whatever the injected clock does
-        while clock.now() < deadline and idle_s < timeout:
-            data = port.read(port.in_waiting or 1)  # returns at the first byte, or after one slice
+        while (now := clock.now()) < deadline and idle_s < timeout:
+            waiting = port.in_waiting
+            if not waiting and now + slice_s > deadline:
+                break  # a blocking read would overrun the deadline by up to a slice
+            data = port.read(waiting or 1)  # returns at the first byte, or after one slice
             if not data:
-                idle_s += port.timeout or READ_SLICE_S
+                idle_s += slice_s
                 continue
             received += len(data)
             frame = self._on_time(self._assembler.feed(data), request, written_at)

@@ -116,7 +116,8 @@ def test_resources_name_the_real_device(tmp_path):
     link = tmp_path / "ttyJBD"
     os.symlink("/dev/null", link)
     assert make_source(str(link)).resources() == ("serial:/dev/null",)
-    assert make_source("jbdsim://?cells=4").resources() == ("serial:jbdsim://?cells=4",)
+    assert make_source("socket://bms.local:8899").resources() == ("serial:socket://bms.local:8899",)
+    assert make_source("jbdsim://?cells=4").resources() == ()  # in-process: nothing to share
 
 
 @pytest.fixture
