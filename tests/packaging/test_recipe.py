@@ -12,7 +12,7 @@ BLOCK = re.compile(r"<!-- install-recipe.*?-->\n(.*?)<!-- /install-recipe -->", 
 def recipe(path: Path) -> str:
     found = BLOCK.findall(path.read_text())
     assert len(found) == 1, f"{path.name}: expected one install-recipe block"
-    return found[0]
+    return str(found[0])
 
 
 def test_the_readme_and_the_pi_guide_give_the_same_install_steps():
