@@ -69,16 +69,16 @@ class FrameAssembler:
         self._buf += data
         self._history += data
         del self._history[:-HISTORY]
-        frames = self._scan()
+        return self._scan()
+
+    def expire(self) -> list[Frame]:
+        """The deadline passed: note UP-series traffic among the bytes seen (once), drop the pending
+        candidate's first byte (truncated) and rescan."""
         if not self._up_noted:
             found = find_up_frame(self._history)
             if found is not None:
                 self._up_noted = True
                 self.note(Rejection("unsupported", found.describe(), 0))
-        return frames
-
-    def expire(self) -> list[Frame]:
-        """The deadline passed: drop the pending candidate's first byte (truncated) and rescan."""
         if self._buf and self._buf[0] == START:
             expected = self.waiting_for()
             have = f"got {len(self._buf)} of {expected} bytes" if expected else f"got {len(self._buf)} bytes"

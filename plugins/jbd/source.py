@@ -4,7 +4,8 @@ The only I/O module of the plugin. Each exchange flushes the input, writes the 7
 feeds what arrives to a :class:`FrameAssembler` (accepting only a reply to that register) until the
 reply is complete or ``timeout`` has passed on the injected clock. A complete reply that arrives
 sooner than its own wire time after the request was written was already on its way (a late reply to
-an earlier request, delivered by a buffering link) and is dropped. :meth:`JbdSource.open` also reads
+an earlier request, delivered by a buffering link) and is dropped; this needs the injected clock to
+advance with real time while a reply is awaited, as the real one does. :meth:`JbdSource.open` also reads
 the hardware name (0x05) for the logs and keeps it in :attr:`JbdSource.hardware_name`.
 
 A vanished port raises :class:`SourceUnavailable` (the engine reopens with backoff); no reply or a

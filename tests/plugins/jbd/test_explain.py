@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -12,13 +13,14 @@ from gateway_core.plugins import make_plugin_manager
 from .helpers import FRAMES
 
 
-def explain(frames: list[bytes], *extra: str) -> dict:
+def explain(frames: list[bytes], *extra: str) -> dict[str, Any]:
     app = build_app(make_plugin_manager())
     decoded = CliRunner().invoke(app, ["jbd", "decode", *(f.hex(" ") for f in frames)])
     assert decoded.exit_code == 0, decoded.output
     explained = CliRunner().invoke(app, ["limit_ladder", "explain", "--json", *extra], input=decoded.stdout)
     assert explained.exit_code == 0, explained.output
-    return json.loads(explained.stdout)
+    result: dict[str, Any] = json.loads(explained.stdout)
+    return result
 
 
 def test_the_8s_overkill_capture_explains_to_60_a_both_ways():

@@ -138,9 +138,11 @@ def test_up16s_traffic_is_named_once():
     assert crc16_modbus(up[:-2]) == int.from_bytes(up[-2:], "little")
     assembler = FrameAssembler()
     assembler.reset(expect=REG_BASIC)
-    assert assembler.feed(up[:50]) == []
+    assert assembler.feed(up[:50]) == [] and assembler.expire() == []
     assert not any(r.reason == "unsupported" for r in assembler.rejections)
     assembler.feed(up[50:])
+    assembler.expire()
+    assembler.expire()
     notes = [r for r in assembler.rejections if r.reason == "unsupported"]
     assert len(notes) == 1 and "UP16S" in notes[0].detail and "address 1, function 0x78" in notes[0].detail
 
