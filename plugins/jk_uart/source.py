@@ -250,9 +250,8 @@ def reply_deadline(timeout_s: float, ctx: PluginContext) -> float:
     if timeout_s <= limit:
         return timeout_s
     ctx.logger.warning(
-        "%s: timeout = %g s is longer than the cycle allows (0.8 x period = %g s is the deadline of a "
+        "timeout = %g s is longer than the cycle allows (0.8 x period = %g s is the deadline of a "
         "whole read); waiting at most %g s for each reply",
-        ctx.name,
         timeout_s,
         0.8 * ctx.period_s,
         limit,

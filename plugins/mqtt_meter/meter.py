@@ -135,9 +135,9 @@ class MqttMeter:
         was_down, self._down_logged = self._down_logged, False
         cfg = self.config
         if was_down:
-            self._log.warning("%s: MQTT broker %s:%d is back", self._ctx.name, cfg.host, cfg.port)
+            self._log.warning("MQTT broker %s:%d is back", cfg.host, cfg.port)
         else:
-            self._log.info("%s: subscribed to %s on %s:%d", self._ctx.name, cfg.topic, cfg.host, cfg.port)
+            self._log.info("subscribed to %s on %s:%d", cfg.topic, cfg.host, cfg.port)
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         self._note_down("cannot connect")
@@ -154,8 +154,7 @@ class MqttMeter:
         self._down_logged = True
         cfg = self.config
         self._log.warning(
-            "%s: MQTT broker %s:%d: %s; no meter until it is back (retrying in the background)",
-            self._ctx.name,
+            "MQTT broker %s:%d: %s; no meter until it is back (retrying in the background)",
             cfg.host,
             cfg.port,
             why,
@@ -171,8 +170,7 @@ class MqttMeter:
             if not self._retained_logged:
                 self._retained_logged = True
                 self._log.info(
-                    "%s: ignoring the retained value on %s: its age is unknown (accept_retained uses it)",
-                    self._ctx.name,
+                    "ignoring the retained value on %s: its age is unknown (accept_retained uses it)",
                     self.config.topic,
                 )
             return None
@@ -198,8 +196,7 @@ class MqttMeter:
         self._refusals[exc.reason] = (now, 0)
         more = f" ({count} more since the last report)" if count else ""
         self._log.warning(
-            "%s: payload on %s refused (%s): %s%s; the last value ages out",
-            self._ctx.name,
+            "payload on %s refused (%s): %s%s; the last value ages out",
             self.config.topic,
             exc.reason,
             exc,

@@ -95,7 +95,7 @@ class SmaEmMeter:
         )
         self._thread.start()
         where = f"group {self.config.group}" if self.config.group else "unicast only"
-        self._log.info("%s: listening on %s (%s)", self._ctx.name, self.config.listen, where)
+        self._log.info("listening on %s (%s)", self.config.listen, where)
 
     def latest(self) -> MeterReading | None:
         """The newest value of the chosen meter, or ``None`` before the first; never blocks."""
@@ -123,16 +123,12 @@ class SmaEmMeter:
                 data, sender = sock.recvfrom(MAX_DATAGRAM)
             except (OSError, ValueError) as exc:  # the socket was closed under us, or the network failed
                 if not self._stop.is_set():
-                    self._log.warning(
-                        "%s: receiving failed: %s; the meter is absent until reopened", self._ctx.name, exc
-                    )
+                    self._log.warning("receiving failed: %s; the meter is absent until reopened", exc)
                 return
             try:
                 self.take(data, sender[0], self._ctx.clock.now())
             except Exception as exc:  # never let one datagram end the receiver
-                self._log.error(
-                    "%s: a datagram from %s broke the decoder: %r", self._ctx.name, sender[0], exc
-                )
+                self._log.error("a datagram from %s broke the decoder: %r", sender[0], exc)
 
     def take(self, data: bytes, sender: str, now: float) -> MeterReading | None:
         """Decode one datagram received at ``now``; keep it when it is the chosen meter's."""
@@ -143,13 +139,12 @@ class SmaEmMeter:
             return None
         if self._serial is None:
             self._serial = datagram.serial
-            self._log.info("%s: using meter %d (%s)", self._ctx.name, datagram.serial, sender)
+            self._log.info("using meter %d (%s)", datagram.serial, sender)
         if datagram.serial != self._serial:
             if datagram.serial not in self._ignored:
                 self._ignored.add(datagram.serial)
                 self._log.warning(
-                    "%s: ignoring meter %d at %s; using meter %d (set %s.serial to choose)",
-                    self._ctx.name,
+                    "ignoring meter %d at %s; using meter %d (set %s.serial to choose)",
                     datagram.serial,
                     sender,
                     self._serial,
@@ -170,7 +165,5 @@ class SmaEmMeter:
         self._refusals[exc.reason] = (now, 0)
         more = f" ({count} more since the last report)" if count else ""
         level = logging.INFO if exc.reason in OTHER_TRAFFIC else logging.WARNING
-        self._log.log(
-            level, "%s: datagram from %s refused (%s): %s%s", self._ctx.name, sender, exc.reason, exc, more
-        )
+        self._log.log(level, "datagram from %s refused (%s): %s%s", sender, exc.reason, exc, more)
         self.refused += 1  # counted once handled (tests wait on it)

@@ -318,4 +318,4 @@ def test_the_registered_factory_gets_the_period(caplog):
     ctx = PluginContext("pack1", FakeClock(), logging.getLogger("t.jk"), plugin="jk_uart", period_s=0.5)
     src = entry.factory(dataclasses.replace(JkUartConfig(), timeout=1.0), ctx)
     assert src.timeout_s == 0.3
-    assert any("pack1: timeout = 1 s" in r.getMessage() for r in caplog.records)
+    assert any(r.name == "t.jk" and "timeout = 1 s" in r.getMessage() for r in caplog.records)
