@@ -6,9 +6,11 @@ only returns that value (the engine calls it once per cycle): it never blocks an
 Silence changes nothing: the last value keeps its old ``taken_at_s`` and the engine treats it as
 absent once it is older than ``gateway.meter_stale_after``.
 
-Refused datagrams (another protocol, truncated, ...) are logged once per reason, then at most every
-:data:`LOG_EVERY_S` with a count. With ``serial = 0`` the first meter heard is used; datagrams from
-any other serial are ignored, with one warning per serial (two meters' values must never mix).
+A receive error (the network went down) is logged once and retried every :data:`RETRY_S`; the value
+ages out meanwhile. Refused datagrams (another protocol, truncated, ...) are logged once per reason,
+then at most every :data:`LOG_EVERY_S` with a count. With ``serial = 0`` the first meter heard is
+used; datagrams from any other serial are ignored, with one warning per serial (two meters' values
+must never mix).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from .speedwire import SpeedwireError, decode
 MAX_DATAGRAM = 2048
 #: How often the receiver looks at its stop flag while no datagram arrives.
 POLL_S = 0.2
+#: Pause after a receive error before the next try.
+RETRY_S = 1.0
 #: A repeated refusal is logged again at most this often (with the count since).
 LOG_EVERY_S = 300.0
 #: Reasons that are ordinary traffic on the Speedwire port (inverters, discovery): logged at INFO.
@@ -115,16 +119,24 @@ class SmaEmMeter:
     # -- the receiver thread -------------------------------------------------------------------
 
     def _receive(self, sock: socket.socket) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([sock], [], [], POLL_S)
                 if not ready:
                     continue
                 data, sender = sock.recvfrom(MAX_DATAGRAM)
-            except (OSError, ValueError) as exc:  # the socket was closed under us, or the network failed
-                if not self._stop.is_set():
-                    self._log.warning("receiving failed: %s; the meter is absent until reopened", exc)
+            except ValueError:  # the socket was closed under us (close())
                 return
+            except OSError as exc:  # the network failed (ENETDOWN ...): keep trying, the value ages out
+                if not failing and not self._stop.is_set():
+                    self._log.warning("receiving failed: %s; retrying (the meter is absent meanwhile)", exc)
+                failing = True
+                self._stop.wait(RETRY_S)
+                continue
+            if failing:
+                self._log.warning("receiving again")
+                failing = False
             try:
                 self.take(data, sender[0], self._ctx.clock.now())
             except Exception as exc:  # never let one datagram end the receiver

@@ -170,3 +170,35 @@ def test_the_registered_meter_builds_from_defaults_without_io():
     assert isinstance(meter, GridMeter)
     assert meter.latest() is None
     meter.close()
+
+
+class FlakySocket:
+    """recvfrom fails twice (network down), then delivers one datagram, then the socket is closed."""
+
+    def __init__(self, meter: SmaEmMeter) -> None:
+        self.meter = meter
+        self.calls = 0
+
+    def recvfrom(self, _size: int) -> tuple[bytes, tuple[str, int]]:
+        self.calls += 1
+        if self.calls <= 2:
+            raise OSError(100, "Network is down")
+        if self.calls == 3:
+            return grid_datagram(321.0), ("127.0.0.1", 9522)
+        raise ValueError("I/O operation on closed socket")
+
+
+def test_a_network_error_is_logged_once_and_receiving_goes_on(port, clock, caplog, monkeypatch):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    meter = make_meter(port, clock)
+    monkeypatch.setattr("sma_em.meter.select.select", lambda r, w, x, t: (r, [], []))
+    monkeypatch.setattr("sma_em.meter.RETRY_S", 0.0)
+    fake = FlakySocket(meter)
+    meter._receive(fake)  # type: ignore[arg-type]  # returns when the socket is closed
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "receiving failed: [Errno 100] Network is down; retrying (the meter is absent meanwhile)",
+        "receiving again",
+    ]
+    reading = meter.latest()
+    assert reading is not None and reading.grid_power_w == 321.0
