@@ -141,20 +141,19 @@ def walk_obis(body: bytes, first_offset: int) -> Items:
             stray = len(body) - offset
             raise SpeedwireError("length", f"{stray} stray bytes at offset {at} (an OBIS id has 4)")
         key = (body[offset], body[offset + 1], body[offset + 2], body[offset + 3])
-        name = obis_name(*key)
         if key[0] == CHANNEL_FIRMWARE:
             width = 4
         elif key[2] in (TYPE_MOMENTARY, TYPE_COUNTER):
             width = key[2]
         else:
             raise SpeedwireError(
-                "obis", f"OBIS {name} at offset {at} has type {key[2]}: unknown width, not guessed"
+                "obis", f"OBIS {obis_name(*key)} at offset {at} has type {key[2]}: unknown width, not guessed"
             )
         end = offset + 4 + width
         if end > len(body):
-            raise SpeedwireError("length", f"OBIS {name} at offset {at} runs past the data tag")
+            raise SpeedwireError("length", f"OBIS {obis_name(*key)} at offset {at} runs past the data tag")
         if key in items:
-            raise SpeedwireError("duplicate", f"OBIS {name} appears twice")
+            raise SpeedwireError("duplicate", f"OBIS {obis_name(*key)} appears twice")
         raw = body[offset + 4 : end]
         items[key] = raw if key[0] == CHANNEL_FIRMWARE else int.from_bytes(raw, "big")
         offset = end
