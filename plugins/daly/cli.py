@@ -208,7 +208,7 @@ def build_cli() -> typer.Typer:
         link: Annotated[Path | None, typer.Option(help="also create this symlink to the pty")] = None,
         duration: Annotated[float | None, typer.Option(min=0, help="stop after N seconds")] = None,
     ) -> None:
-        """Serve a simulated Daly BMS on a pseudo-terminal (9600 8N1); prints its path, serves until stopped."""
+        """Serve a simulated Daly BMS on a pty (9600 8N1); prints its path, serves until stopped."""
         from gateway_core.ptysim import PtyServer
 
         from .simulator import SimulatedDaly

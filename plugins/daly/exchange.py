@@ -60,8 +60,9 @@ def exchange(
     request = build_request(data_id, ex.board)
     assembler.reset()
     ex.port.reset_input_buffer()
-    ex.port.write(request)
+    # stamped before the write: a thread switch after it must not make our own reply look early
     sent_at = ex.wire_clock()
+    ex.port.write(request)
     budget = max(0.0, deadline - ex.clock.now())
     got: list[Frame] = []
     tally = Tally()

@@ -37,11 +37,9 @@ def render_fault(
     if fault == "bad_checksum":
         return [Chunk(0.0, frame[:-1] + bytes((frame[-1] ^ 0x5A,))) for frame in frames]
     if fault == "split":
-        chunks: list[Chunk] = []
-        for frame in frames:
-            cut = rng.randrange(1, len(frame))
-            chunks += [Chunk(0.0, frame[:cut]), Chunk(split_pause_s, frame[cut:])]
-        return chunks
+        reply = b"".join(frames)
+        cut = rng.randrange(1, len(reply)) if len(reply) > 1 else len(reply)
+        return [Chunk(0.0, reply[:cut]), Chunk(split_pause_s, reply[cut:])]
     if fault == "trickle":
         return [Chunk(trickle_byte_s, bytes((b,))) for frame in frames for b in frame]
     if fault == "noise":

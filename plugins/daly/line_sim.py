@@ -23,11 +23,7 @@ class SimulatedLine:
         if not boards or len(set(boards)) != len(boards):
             raise ValueError(f"a line needs units with distinct board numbers, got {boards}")
         self.unplugged = False
-
-    @property
-    def requests(self) -> int:
-        """Requests understood by any unit (a request is addressed to exactly one)."""
-        return sum(unit.requests for unit in self.units)
+        self.requests = 0  # requests understood by any unit (a request is addressed to exactly one)
 
     def unit(self, board: int) -> SimulatedDaly:
         """The unit at ``board``."""
@@ -38,6 +34,7 @@ class SimulatedLine:
         chunks: list[Chunk] = []
         for unit in self.units:
             chunks += unit.respond(data)
+        self.requests = sum(unit.requests for unit in self.units)
         return chunks
 
     def step(self, dt_s: float) -> None:

@@ -193,6 +193,7 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial ships no type inform
         before = line.requests
         chunks = line.respond(bytes(data))
         baud = self._baudrate
+        now = time.monotonic()  # the request is on the wire once write() returns: pace from here
         with self._cond:
             if line.requests != before:
                 self._pending.clear()  # a new request abandons a reply still being sent

@@ -21,13 +21,14 @@ from typing import Any
 
 from gateway_core.errors import FrameError, SourceTimeout, SourceUnavailable
 from gateway_core.model import BatteryReading
+from gateway_core.ptysim import wire_time_s
 from gateway_core.roles import PluginContext
 from gateway_core.serialbus import SharedLine, open_line
 
 from .config import DalyConfig
 from .decode import DalyPoll, assemble, decode_status, frames_needed
 from .exchange import READ_SLICE_S, Exchange, exchange
-from .protocol import MULTI_FRAME_IDS, POLL_IDS, REQUIRED_IDS, Frame, FrameAssembler, Rejection
+from .protocol import FRAME_SIZE, MULTI_FRAME_IDS, POLL_IDS, REQUIRED_IDS, Frame, FrameAssembler, Rejection
 from .reading import to_reading
 
 SIM_SCHEME = "dalysim://"
@@ -56,6 +57,14 @@ def enable_simulator_urls() -> None:
 
     if "daly" not in serial.protocol_handler_packages:
         serial.protocol_handler_packages.append("daly")
+
+
+class _Unanswered(SourceTimeout):
+    """A required id got no valid reply while learning (ends the learning at once)."""
+
+    def __init__(self, data_id: int) -> None:
+        super().__init__(f"0x{data_id:02X} not answered")
+        self.data_id = data_id
 
 
 def _close_port(port: Any) -> None:
@@ -187,13 +196,14 @@ class DalySource:
                     if index and self.config.bus_gap_s:
                         clock.sleep(self.config.bus_gap_s)
                     if clock.now() >= deadline:
-                        raise SourceTimeout(
-                            f"poll of board {self.config.address} ({self.config.port}) took longer than "
-                            f"{budget:.2g} s ({POLL_SHARE:g} x the period); it stopped before 0x{data_id:02X}"
-                        )
+                        raise self._too_long(budget, f"it stopped before 0x{data_id:02X}")
                     wanted = 1 if learn else self._frames_wanted(data_id, frames)
-                    if wanted:
-                        frames += self._ask(ex, data_id, wanted, deadline, learn=learn)
+                    try:
+                        frames += self._ask(ex, data_id, wanted, deadline, learn=learn) if wanted else []
+                    except SourceTimeout as exc:
+                        if clock.now() < deadline or isinstance(exc, _Unanswered):
+                            raise
+                        raise self._too_long(budget, f"0x{data_id:02X}: {exc}") from None
         except self._errors as exc:
             line.invalidate()
             self.close()
@@ -202,6 +212,12 @@ class DalySource:
             self.close()  # the line was invalidated by another instance: rejoin on reopen
             raise
         return frames
+
+    def _too_long(self, budget: float, detail: str) -> SourceTimeout:
+        return SourceTimeout(
+            f"poll of board {self.config.address} ({self.config.port}) took longer than {budget:.2g} s "
+            f"({POLL_SHARE:g} x the period); {detail}"
+        )
 
     def _frames_wanted(self, data_id: int, frames: list[Frame]) -> int:
         if data_id not in MULTI_FRAME_IDS:
@@ -213,30 +229,31 @@ class DalySource:
         return frames_needed(data_id, counts.cell_count if data_id == 0x95 else counts.probe_count)
 
     def _ask(self, ex: Exchange, data_id: int, wanted: int, deadline: float, *, learn: bool) -> list[Frame]:
-        if not learn:
-            return exchange(
-                ex, self._assembler, data_id, wanted, min(deadline, ex.clock.now() + self.config.timeout)
-            )
-        for attempt in range(LEARN_ATTEMPTS):
+        """One exchange; when learning, up to LEARN_ATTEMPTS tries, and ``[]`` for an id not answered."""
+        for attempt in range(LEARN_ATTEMPTS if learn else 1):
             if attempt and self.config.bus_gap_s:
                 ex.clock.sleep(self.config.bus_gap_s)
+            # the unit's latency allowance, plus the wire time of the frames themselves
+            reply_s = self.config.timeout + wire_time_s(FRAME_SIZE * wanted, self.config.baudrate)
+            ends = min(deadline, ex.clock.now() + reply_s)
+            if not learn:
+                return exchange(ex, self._assembler, data_id, wanted, ends)
             with contextlib.suppress(SourceTimeout, FrameError):
-                return exchange(
-                    ex, self._assembler, data_id, 1, min(deadline, ex.clock.now() + self.config.timeout)
-                )
+                return exchange(ex, self._assembler, data_id, wanted, ends)
+        if data_id in REQUIRED_IDS:
+            raise _Unanswered(data_id)
         return []
 
     def _learn(self) -> None:
-        frames = self._poll(tuple(POLL_IDS), learn=True)
+        try:
+            frames = self._poll(tuple(POLL_IDS), learn=True)
+        except _Unanswered as exc:  # no point asking for the rest
+            raise SourceUnavailable(
+                f"board {self.config.address} on {self.config.port} does not answer 0x{exc.data_id:02X} "
+                f"({POLL_IDS[exc.data_id]}); check the wiring, daly.address and daly.baudrate"
+            ) from None
         answered = {frame.data_id for frame in frames}
         silent = tuple(data_id for data_id in POLL_IDS if data_id not in answered)
-        missing = [data_id for data_id in silent if data_id in REQUIRED_IDS]
-        if missing:
-            names = ", ".join(f"0x{i:02X} ({POLL_IDS[i]})" for i in missing)
-            raise SourceUnavailable(
-                f"board {self.config.address} on {self.config.port} does not answer {names}; "
-                f"check the wiring, daly.address and daly.baudrate"
-            )
         self._ids = tuple(data_id for data_id in POLL_IDS if data_id in answered)
         self.skipped = silent
         if silent and silent != self._logged_skips:
