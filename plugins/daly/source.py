@@ -62,9 +62,10 @@ def enable_simulator_urls() -> None:
 class _Unanswered(SourceTimeout):
     """A required id got no valid reply while learning (ends the learning at once)."""
 
-    def __init__(self, data_id: int) -> None:
-        super().__init__(f"0x{data_id:02X} not answered")
+    def __init__(self, data_id: int, why: str) -> None:
+        super().__init__(f"0x{data_id:02X} not answered: {why}")
         self.data_id = data_id
+        self.why = why
 
 
 def _close_port(port: Any) -> None:
@@ -230,6 +231,7 @@ class DalySource:
 
     def _ask(self, ex: Exchange, data_id: int, wanted: int, deadline: float, *, learn: bool) -> list[Frame]:
         """One exchange; when learning, up to LEARN_ATTEMPTS tries, and ``[]`` for an id not answered."""
+        last: Exception | None = None
         for attempt in range(LEARN_ATTEMPTS if learn else 1):
             if attempt and self.config.bus_gap_s:
                 ex.clock.sleep(self.config.bus_gap_s)
@@ -238,10 +240,12 @@ class DalySource:
             ends = min(deadline, ex.clock.now() + reply_s)
             if not learn:
                 return exchange(ex, self._assembler, data_id, wanted, ends)
-            with contextlib.suppress(SourceTimeout, FrameError):
+            try:
                 return exchange(ex, self._assembler, data_id, wanted, ends)
+            except (SourceTimeout, FrameError) as exc:
+                last = exc
         if data_id in REQUIRED_IDS:
-            raise _Unanswered(data_id)
+            raise _Unanswered(data_id, str(last))
         return []
 
     def _learn(self) -> None:
@@ -250,7 +254,8 @@ class DalySource:
         except _Unanswered as exc:  # no point asking for the rest
             raise SourceUnavailable(
                 f"board {self.config.address} on {self.config.port} does not answer 0x{exc.data_id:02X} "
-                f"({POLL_IDS[exc.data_id]}); check the wiring, daly.address and daly.baudrate"
+                f"({POLL_IDS[exc.data_id]}); check the wiring, daly.address and daly.baudrate (last try: "
+                f"{exc.why})"
             ) from None
         answered = {frame.data_id for frame in frames}
         silent = tuple(data_id for data_id in POLL_IDS if data_id not in answered)

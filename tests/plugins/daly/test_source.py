@@ -37,10 +37,11 @@ def line_name() -> Iterator[str]:
 
 def source(port: str, name: str = "daly", clock=None, **keys: object) -> DalySource:
     """A source on ``port``; on dalysim:// at 115200 baud without gaps (the URL paces at the baud
-    rate, so this keeps in-process tests quick), on a pty at Daly's real 9600 baud."""
+    rate, so this keeps in-process tests quick), on a pty at Daly's real 9600 baud. The period is
+    generous: these tests are not about speed, and a loaded machine must not fail them."""
     if port.startswith("dalysim://"):
         keys = {"baudrate": 115200, "bus_gap_s": 0.0, "timeout": 0.1} | keys
-    return DalySource(DalyConfig(port=port, **keys), ctx(name, clock))  # type: ignore[arg-type]
+    return DalySource(DalyConfig(port=port, **keys), ctx(name, clock, period_s=3.0))  # type: ignore[arg-type]
 
 
 def test_a_reading_from_a_simulated_unit(line_name):
