@@ -25,8 +25,9 @@ class DalyConfig:
     )  # fmt: skip
     baudrate: int = setting(9600, choices=BAUDRATES, unit="baud", help="line speed (Daly: 9600)")
     timeout: float = setting(
-        0.3, min=0.05, max=5.0, unit="seconds", help="deadline for each reply (one request's frames)"
-    )
+        0.3, min=0.05, max=5.0, unit="seconds",
+        help="how long the unit may take to answer one request, on top of its frames' wire time",
+    )  # fmt: skip
     invert_current: bool = setting(
         False,
         help="flip the current's sign: by default raw above 30000 is discharging, as most units report; "
