@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .decode import CELLS_PER_FRAME, CURRENT_OFFSET, FAILURE_NAMES, PROBES_PER_FRAME, TEMPERATURE_OFFSET
+from .fields import CELLS_PER_FRAME, CURRENT_OFFSET, FAILURE_NAMES, PROBES_PER_FRAME, TEMPERATURE_OFFSET
 from .protocol import build_reply
 
 STATE_CODES = {"stationary": 0, "charging": 1, "discharging": 2}

@@ -26,8 +26,9 @@ from gateway_core.roles import PluginContext
 from gateway_core.serialbus import SharedLine, open_line
 
 from .config import DalyConfig
-from .decode import DalyPoll, assemble, decode_status, frames_needed
+from .decode import DalyPoll, assemble, frames_needed
 from .exchange import READ_SLICE_S, Exchange, exchange
+from .fields import decode_status
 from .protocol import FRAME_SIZE, MULTI_FRAME_IDS, POLL_IDS, REQUIRED_IDS, Frame, FrameAssembler, Rejection
 from .reading import to_reading
 

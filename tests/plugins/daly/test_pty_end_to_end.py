@@ -31,8 +31,9 @@ class Rig:
     inverter: can.BusABC
 
     def cycle(self) -> dict[int, dict[str, object]]:
+        """One gateway cycle that had a reading; the frames the inverter received, decoded."""
         result = self.gateway.engine.cycle()
-        assert result.published, result.problems
+        assert result.published and result.reading is not None, result.problems
         frames: dict[int, dict[str, object]] = {}
         while (message := self.inverter.recv(0)) is not None:
             frames[message.arbitration_id] = decode_frame(message.arbitration_id, bytes(message.data))

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from daly.decode import FAILURE_NAMES, assemble
+from daly.decode import assemble
 from daly.encode import DalyState, reply_frames
+from daly.fields import FAILURE_NAMES
 from daly.protocol import POLL_IDS, split_frames
 from daly.reading import ALARM_MAP, DISAGREEMENT_A, alarm_of, core_alarms, signed_current, to_json, to_reading
 from gateway_core.errors import ImplausibleReply

@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from daly.decode import (
-    assemble,
+from daly.decode import assemble
+from daly.fields import (
     decode_cell_extremes,
     decode_failures,
     decode_mosfets,
