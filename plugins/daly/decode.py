@@ -146,6 +146,24 @@ def _group(frames: Iterable[Frame]) -> tuple[int, dict[int, list[Frame]]]:
     return boards[0], grouped
 
 
+#: The field decoder of each single-frame id (each raises ImplausibleReply on impossible content).
+FIELD_DECODERS = {
+    0x90: decode_pack, 0x91: decode_cell_extremes, 0x92: decode_temperature_extremes, 0x93: decode_mosfets,
+    0x94: decode_status, 0x98: decode_failures,
+}  # fmt: skip
+
+
+def check_reply(data_id: int, frames: list[Frame]) -> None:
+    """Refuse one id's reply frames at once, before the rest of a poll is asked for.
+
+    :raises ImplausibleReply: the content is impossible (an impossible poll stops the poll early).
+    """
+    if data_id in MULTI_FRAME_IDS:
+        check_sequence(data_id, frames)
+    elif data_id in FIELD_DECODERS:
+        FIELD_DECODERS[data_id](frames[0].data)
+
+
 def assemble(frames: Iterable[Frame]) -> DalyPoll:
     """One poll from its reply frames (requests are skipped: a captured line holds our own echo).
 

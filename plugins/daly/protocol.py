@@ -28,7 +28,7 @@ MAX_BOARD = 16  # the board numbers an RS485 line may carry (Daly's PC tool sets
 HOST_PC = 0x40  # the request address of a PC talking to board 1
 HOST_BLUETOOTH, HOST_GPRS = 0x80, 0x20
 
-#: The data ids of one poll, in the order the gateway asks for them, with what each carries.
+#: The data ids of the read protocol, with what each carries.
 POLL_IDS: dict[int, str] = {
     0x90: "pack voltage, current, SOC",
     0x91: "highest and lowest cell",
@@ -40,6 +40,11 @@ POLL_IDS: dict[int, str] = {
     0x97: "balancing",
     0x98: "failure bits",
 }
+#: The ids a poll asks for, in order: those the reading uses. Not 0x91 (the extremes of the cells
+#: 0x95 gives whole) nor 0x97 (balancing, not decoded): they would only cost wire time.
+READ_IDS = (0x90, 0x93, 0x94, 0x95, 0x96, 0x98)
+#: Asked for in place of an id the unit does not answer: 0x92's extremes stand in for 0x96's probes.
+FALLBACK_IDS = {0x96: 0x92}
 #: Without these a poll gives no reading; the others may be missing on some firmwares.
 REQUIRED_IDS = (0x90, 0x94, 0x95)
 MULTI_FRAME_IDS = (0x95, 0x96)

@@ -55,11 +55,12 @@ class SimulatedDaly:
         temperature_c: float = 25.0,
         *,
         board: int = 1,
+        baudrate: int = 9600,
         refuse: Iterable[int] = (),
         inverted: bool = False,
         cycles: int = 10,
         resistance_ohm: float = 0.0005,
-        split_pause_s: float = 0.02,
+        split_pause_s: float = 0.008,
         trickle_byte_s: float = 0.04,
         seed: int = 1,
     ) -> None:
@@ -69,6 +70,7 @@ class SimulatedDaly:
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self.cells, self.probes, self.board = cells, probes, board
+        self.baudrate = baudrate  # what source_settings() tells the source; transports pace at it
         self.capacity_ah = capacity_ah
         self.refused = frozenset(refuse)
         self.inverted = inverted
@@ -127,8 +129,12 @@ class SimulatedDaly:
             self.cells = cells
 
     def source_settings(self, port: str) -> dict[str, object]:
-        """The ``daly`` config keys that read this simulator on ``port``."""
-        return {"port": port, "address": self.board, "invert_current": self.inverted}
+        """The ``daly`` config keys that read this simulator on ``port`` (no pause between requests:
+        the simulator, unlike real firmware, answers at once)."""
+        return {
+            "port": port, "address": self.board, "invert_current": self.inverted, "baudrate": self.baudrate,
+            "bus_gap_s": 0.0,
+        }  # fmt: skip
 
     def unplug(self) -> None:
         """Vanish like a pulled adapter: transports fail until :meth:`plug`."""

@@ -26,10 +26,20 @@ from gateway_core.roles import PluginContext
 from gateway_core.serialbus import SharedLine, open_line
 
 from .config import DalyConfig
-from .decode import DalyPoll, assemble, frames_needed
+from .decode import DalyPoll, assemble, check_reply, frames_needed
 from .exchange import READ_SLICE_S, Exchange, exchange
 from .fields import decode_status
-from .protocol import FRAME_SIZE, MULTI_FRAME_IDS, POLL_IDS, REQUIRED_IDS, Frame, FrameAssembler, Rejection
+from .protocol import (
+    FALLBACK_IDS,
+    FRAME_SIZE,
+    MULTI_FRAME_IDS,
+    POLL_IDS,
+    READ_IDS,
+    REQUIRED_IDS,
+    Frame,
+    FrameAssembler,
+    Rejection,
+)
 from .reading import to_reading
 
 SIM_SCHEME = "dalysim://"
@@ -86,7 +96,7 @@ class DalySource:
         self._line: SharedLine[Any] | None = None
         self._assembler = FrameAssembler()
         self._errors: tuple[type[BaseException], ...] = ()
-        self._ids: tuple[int, ...] = tuple(POLL_IDS)
+        self._ids: tuple[int, ...] = READ_IDS
         self._logged_skips: tuple[int, ...] | None = None
         self.skipped: tuple[int, ...] = ()
         self.last_poll: DalyPoll | None = None
@@ -98,7 +108,8 @@ class DalySource:
 
     @property
     def polled_ids(self) -> tuple[int, ...]:
-        """The data ids each poll asks for (those the unit answered at open)."""
+        """The data ids each poll asks for: :data:`READ_IDS` the unit answered at open (0x92 in
+        place of an unanswered 0x96)."""
         return self._ids
 
     def resources(self) -> tuple[str, ...]:
@@ -201,11 +212,14 @@ class DalySource:
                         raise self._too_long(budget, f"it stopped before 0x{data_id:02X}")
                     wanted = 1 if learn else self._frames_wanted(data_id, frames)
                     try:
-                        frames += self._ask(ex, data_id, wanted, deadline, learn=learn) if wanted else []
+                        got = self._ask(ex, data_id, wanted, deadline, learn=learn) if wanted else []
                     except SourceTimeout as exc:
                         if clock.now() < deadline or isinstance(exc, _Unanswered):
                             raise
                         raise self._too_long(budget, f"0x{data_id:02X}: {exc}") from None
+                    if got and not learn:
+                        check_reply(data_id, got)  # impossible content ends the poll at once
+                    frames += got
         except self._errors as exc:
             line.invalidate()
             self.close()
@@ -251,16 +265,20 @@ class DalySource:
 
     def _learn(self) -> None:
         try:
-            frames = self._poll(tuple(POLL_IDS), learn=True)
+            frames = self._poll(READ_IDS, learn=True)
+            answered = {frame.data_id for frame in frames}
+            for data_id, fallback in FALLBACK_IDS.items():
+                if data_id not in answered:
+                    answered |= {frame.data_id for frame in self._poll((fallback,), learn=True)}
         except _Unanswered as exc:  # no point asking for the rest
             raise SourceUnavailable(
                 f"board {self.config.address} on {self.config.port} does not answer 0x{exc.data_id:02X} "
                 f"({POLL_IDS[exc.data_id]}); check the wiring, daly.address and daly.baudrate (last try: "
                 f"{exc.why})"
             ) from None
-        answered = {frame.data_id for frame in frames}
-        silent = tuple(data_id for data_id in POLL_IDS if data_id not in answered)
-        self._ids = tuple(data_id for data_id in POLL_IDS if data_id in answered)
+        asked = [FALLBACK_IDS.get(i, i) if i not in answered else i for i in READ_IDS]
+        self._ids = tuple(data_id for data_id in asked if data_id in answered)
+        silent = tuple(sorted({*READ_IDS, *asked} - answered))
         self.skipped = silent
         if silent and silent != self._logged_skips:
             names = ", ".join(f"0x{i:02X} ({POLL_IDS[i]})" for i in silent)

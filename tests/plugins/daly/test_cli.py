@@ -122,10 +122,10 @@ def test_read_prints_json_from_a_simulated_unit():
 
 
 def test_read_prints_a_table_and_the_ids_not_answered():
-    result = run(["read", "--port", "dalysim://?cells=4&refuse=97", *QUICK])
+    result = run(["read", "--port", "dalysim://?cells=4&refuse=98", *QUICK])
     assert result.exit_code == 0, result.output
     assert (
-        "cells (4)" in result.stdout and "MOSFETs" in result.stdout and "not answered   0x97" in result.stdout
+        "cells (4)" in result.stdout and "MOSFETs" in result.stdout and "not answered   0x98" in result.stdout
     )
 
 

@@ -67,6 +67,8 @@ def start(tmp_path, sim: SimulatedDaly, *extra: str) -> Iterator[Rig]:
         yield Rig(sim, gateway, inverter)
     finally:
         gateway.engine.shutdown()
+        if gateway.claims is not None:
+            gateway.claims.release()  # the daly source claims its port for the process
         inverter.shutdown()
         server.stop()
 

@@ -24,7 +24,9 @@ def frames(raw: bytes) -> list[bytes]:
 def test_it_is_a_simulated_device_for_the_core():
     sim = SimulatedDaly()
     assert isinstance(sim, SimulatedDevice) and isinstance(SimulatedLine([sim]), SimulatedDevice)
-    assert sim.source_settings("/dev/pts/9") == {"port": "/dev/pts/9", "address": 1, "invert_current": False}
+    assert sim.source_settings("/dev/pts/9") == {
+        "port": "/dev/pts/9", "address": 1, "invert_current": False, "baudrate": 9600, "bus_gap_s": 0.0,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("cells", "probes"), [(16, 2), (4, 1), (13, 8), (48, 21)])

@@ -61,22 +61,46 @@ def test_a_reading_from_a_simulated_unit(line_name):
 
 def test_ids_the_unit_does_not_answer_are_learned_at_open_and_logged_once(line_name, caplog):
     caplog.set_level(logging.WARNING, logger="test.daly")
-    src = source(f"dalysim://?name={line_name}&refuse=97,98")
+    src = source(f"dalysim://?name={line_name}&refuse=98")
     src.open()
     sim = get_line(line_name).unit(1)
     asked_at_open = list(sim.asked)
     for _ in range(3):
-        src.read()
+        assert src.read().alarms == frozenset()
     src.close()
     src.open()  # a reopen learns again, without a second log line for the same ids
     src.close()
-    assert src.skipped == (0x97, 0x98) and 0x97 not in src.polled_ids
-    assert asked_at_open.count(0x97) == 2  # asked twice before giving up on it
-    assert 0x97 not in sim.asked[len(asked_at_open) : len(asked_at_open) + 3 * 7]
+    assert src.skipped == (0x98,) and src.polled_ids == (0x90, 0x93, 0x94, 0x95, 0x96)
+    assert asked_at_open.count(0x98) == 2  # asked twice before giving up on it
+    assert 0x98 not in sim.asked[len(asked_at_open) : len(asked_at_open) + 3 * 5]
     lines = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
-    assert lines == [
-        "daly 'daly': board 1 does not answer 0x97 (balancing), 0x98 (failure bits); polling without them"
-    ]
+    assert lines == ["daly 'daly': board 1 does not answer 0x98 (failure bits); polling without them"]
+
+
+def test_a_poll_asks_only_for_what_the_reading_uses(line_name):
+    src = source(f"dalysim://?name={line_name}")
+    src.open()
+    sim = get_line(line_name).unit(1)
+    sim.asked.clear()
+    src.read()
+    src.close()
+    assert sim.asked == [0x90, 0x93, 0x94, 0x95, 0x96, 0x98]  # not 0x91 (0x95 has every cell), not 0x97
+
+
+def test_without_0x96_the_extremes_of_0x92_are_the_probes(line_name):
+    src = source(f"dalysim://?name={line_name}&refuse=96&probes=3&temperature=7")
+    src.open()
+    reading = src.read()
+    src.close()
+    assert src.polled_ids == (0x90, 0x93, 0x94, 0x95, 0x92, 0x98) and src.skipped == (0x96,)
+    assert reading.temperatures_c == (6.0, 7.0)  # coldest and hottest of the unit's three probes
+
+
+def test_without_0x96_and_0x92_there_are_no_temperatures(line_name):
+    src = source(f"dalysim://?name={line_name}&refuse=96,92")
+    src.open()
+    assert src.read().temperatures_c == () and src.skipped == (0x92, 0x96)
+    src.close()
 
 
 @pytest.mark.parametrize(
@@ -110,8 +134,10 @@ def test_impossible_content_and_a_wrong_sign_setting_are_implausible(line_name):
     src.open()
     sim = get_line(line_name).unit(1)
     sim.inject("nonsense", count=1)
+    sim.asked.clear()
     with pytest.raises(ImplausibleReply, match="SOC 150 %"):
         src.read()
+    assert sim.asked == [0x90]  # the poll stops at the impossible reply, however slow the rest would be
     assert src.read().current_a == 15.0
     src.close()
     inverted = source(f"dalysim://?name={line_name}x&current=15&inverted=1")
@@ -162,7 +188,7 @@ def test_the_pause_before_each_request_is_slept_on_the_injected_clock(line_name)
     src.read()
     src.close()
     # the line's turn keeps the gap after the previous turn (open's), then one before each request
-    assert clock.sleeps == [0.03] * 9
+    assert clock.sleeps == [0.03] * 6
 
 
 def test_two_units_on_one_line_share_one_port_and_read_their_own_values(line_name):
