@@ -134,7 +134,12 @@ def build_cli() -> typer.Typer:
             raise fail(f"implausible: {exc}") from None
         except DalyFrameError as exc:
             raise fail(f"invalid frame ({exc.reason}): {exc}") from None
-        if not poll.cells_counted and (poll.cell_voltages_v or poll.temperatures_c):
+        if not poll.ids:
+            typer.echo(
+                "gateway daly: note: 0x97 (balancing) is not decoded: its bit order is not established",
+                err=True,
+            )
+        elif not poll.cells_counted and (poll.cell_voltages_v or poll.temperatures_c):
             typer.echo(
                 "gateway daly: note: no 0x94 frame, so the cells and probes are every slot up to the last "
                 "non-zero one (the last 0x95 frame may carry up to 2 stale slots)",

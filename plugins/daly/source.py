@@ -1,11 +1,14 @@
-"""The ``daly`` source: polls a Daly BMS (ids 0x90-0x98) over any pyserial port or URL.
+"""The ``daly`` source: polls a Daly BMS over any pyserial port or URL.
 
 The plugin's I/O module, with :mod:`daly.exchange`. The port is opened through the core's shared
 lines (:func:`gateway_core.serialbus.open_line`), so several instances on one RS485 port (units with
 their own board numbers) share one handle and take turns: one whole poll per turn, so each poll's
-values belong together. At open the source asks for every id once (twice if needed) and learns the
-ones its unit does not answer; it skips those after that, with one log line. Without 0x90, 0x94 or
-0x95 no reading is possible, so open fails (``SourceUnavailable``: the engine retries with backoff).
+values belong together. A poll asks for the ids the reading uses (:data:`~daly.protocol.READ_IDS`:
+0x90, 0x93, 0x94, 0x95, 0x96, 0x98). At open the source asks for each once (twice if needed) and
+learns the ones its unit does not answer; it skips those after that, with one log line, and asks
+for 0x92 in place of a missing 0x96. Without 0x90, 0x94 or 0x95 no reading is possible, so open
+fails (``SourceUnavailable``: the engine retries with backoff). Each reply is checked as it
+arrives, so an impossible one ends the poll at once.
 
 Errors: a vanished port raises ``SourceUnavailable`` (the line is invalidated for every instance);
 a missing or corrupt reply ``SourceTimeout`` or ``FrameError``; content that cannot be true

@@ -64,6 +64,15 @@ def test_decode_of_a_multi_frame_reply_alone_notes_the_missing_counts():
     assert "no 0x94 frame" in result.stderr and result.stderr.count("\n") == 1
 
 
+def test_decode_of_0x97_alone_says_it_is_not_decoded():
+    balance = next(
+        f for f in (FRAMES["snpg_poll_16s"][i : i + 13] for i in range(0, 195, 13)) if f[2] == 0x97
+    )
+    result = run(["decode", balance.hex()])
+    assert result.exit_code == 0 and json.loads(result.stdout) == {}
+    assert "0x97 (balancing) is not decoded" in result.stderr
+
+
 def test_decode_reads_stdin_with_dash_and_flips_the_sign_on_request():
     result = run(
         ["decode", "-", "--invert-current"], stdin="0x" + FRAMES["powermon_0x90_soc77.8"].hex() + "\n"
