@@ -82,6 +82,19 @@ BMS_JSON_KEYS = (
 )  # fmt: skip
 
 
+def _without_cell_count(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """``cell_count`` (a BatteryReading property, in ``gateway daly decode`` JSON) must match the cells."""
+    if "cell_count" not in data:
+        return data
+    values = {key: value for key, value in data.items() if key != "cell_count"}
+    cells = values.get("cell_voltages_v")
+    if isinstance(cells, list) and data["cell_count"] != len(cells):
+        raise InputError(
+            f"reading {index + 1}: cell_count {data['cell_count']!r} but {len(cells)} cell voltages"
+        )
+    return values
+
+
 def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """A reading from a JSON object with BatteryReading keys, or a BMS plugin's decode JSON.
 
@@ -91,6 +104,7 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
     if isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
+    data = _without_cell_count(data, index)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
         raise InputError(
