@@ -65,8 +65,8 @@ def poll(
     register = REGISTERS[frame_type]
     parser.reset()
     port.reset_input_buffer()
+    sent_at = clock.now()  # before the write: a slow write must not make the real reply look early
     port.write(request)
-    sent_at = clock.now()
     earliest = sent_at + LATE_SHARE * wire_time_s(len(request) + RECORD_SIZE, baud)
     deadline = sent_at + timeout_s
     notes: list[str] = []
