@@ -30,9 +30,11 @@ def scan_line(config: JkPbConfig, log: logging.Logger) -> list[dict[str, Any]]:
     port = opener._open_port()
     parser = StreamParser()
     try:
+        answered_at: float | None = None
         for address in ADDRESSES:
-            if address != ADDRESSES[0]:
-                clock.sleep(config.bus_gap_s)
+            if answered_at is not None:  # the gap follows an answer; a silent address left the line idle
+                clock.sleep(config.bus_gap_s - (clock.now() - answered_at))
+                answered_at = None
             where = f"{config.port}, address {address}"
             try:
                 reply = poll(
@@ -42,6 +44,7 @@ def scan_line(config: JkPbConfig, log: logging.Logger) -> list[dict[str, Any]]:
             except SourceError as exc:
                 log.debug("%s: %s", where, exc)
                 continue
+            answered_at = clock.now()
             try:
                 info = decode_cell_info_auto(reply.record)
             except ImplausibleReply as exc:

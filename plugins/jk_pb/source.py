@@ -103,7 +103,7 @@ class JkPbSource:
         self.settings = self.device = None
         self._silent = 0
         try:
-            self._prime(self._budget_end())
+            self._prime(self._budget_end(), at_open=True)
         except NoReply as exc:
             self.close()
             raise SourceUnavailable(f"pack does not answer ({self.where}): {exc}") from None
@@ -144,7 +144,7 @@ class JkPbSource:
     def _budget_end(self) -> float:
         return self._ctx.clock.now() + LANE_SHARE * self._ctx.period_s - LANE_MARGIN_S
 
-    def _prime(self, end: float) -> None:
+    def _prime(self, end: float, *, at_open: bool = False) -> None:
         """Read what the cell info needs first: the device info (for the layout) and the settings.
 
         Some firmwares skip a device-info request now and then; a pack that answers the settings but
@@ -156,7 +156,11 @@ class JkPbSource:
                 self.device = decode_device_info(self._poll(DEVICE_INFO, end).record)
             except ImplausibleReply:
                 raise
-            except (NoReply, FrameError) as exc:
+            except NoReply:
+                if at_open:  # an absent pack costs one timeout per reopen, not two
+                    raise
+                missing_device = NoReply(f"no device info ({self.where})")
+            except FrameError as exc:
                 missing_device = exc
         if self.settings is None:
             settings = decode_settings(self._poll(SETTINGS, end).record)
@@ -186,7 +190,10 @@ class JkPbSource:
         wait_s = max(0.0, end - self._ctx.clock.now() - gap - self.exchange_s)
         try:
             with line.turn(self._client, wait_s=wait_s, gap_s=gap) as port:
-                timeout = min(self.config.timeout, max(end - self._ctx.clock.now(), self.exchange_s))
+                left = end - self._ctx.clock.now()
+                if left < self.exchange_s:
+                    raise LineBusy(f"{self.where}: the turn came too late in the cycle ({left:.3f} s left)")
+                timeout = min(self.config.timeout, left)
                 reply = poll(
                     port, address=self.config.address, frame_type=frame_type, clock=self._ctx.clock,
                     timeout_s=timeout, baud=self.config.baudrate, parser=self._parser, where=self.where,

@@ -12,7 +12,7 @@ from gateway_core.plugins import collect_registrations, make_plugin_manager
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 REGISTRY = collect_registrations(make_plugin_manager())
-BUILTINS = ["jk_uart", "limit_ladder", "pylontech", "mqtt", "prometheus"]
+BUILTINS = ["jk_uart", "jk_pb", "limit_ladder", "pylontech", "mqtt", "prometheus"]
 
 
 @pytest.mark.parametrize("section", ["gateway", *BUILTINS])
