@@ -1,4 +1,4 @@
-"""Core commands beyond ``run``: ``gateway demo`` and ``gateway service install|uninstall``.
+"""Core commands beyond ``run``: ``gateway service install|uninstall``.
 
 No ``from __future__ import annotations`` here: typer reads the annotations at run time.
 """
@@ -11,7 +11,6 @@ import typer
 
 from . import service
 from .config import DEFAULT_CONFIG_PATH
-from .demo import register_demo_command
 
 RootOption = Annotated[
     Path,
@@ -23,9 +22,8 @@ InterfaceOption = Annotated[
 
 
 def register_core_commands(app: typer.Typer, pm: pluggy.PluginManager) -> None:
-    """Add ``service`` (install/uninstall) and ``demo`` to the root command."""
+    """Add ``service`` (install/uninstall) to the root command (``demo`` is the gateway_demo plugin's)."""
     app.add_typer(build_service_cli(), name="service")
-    register_demo_command(app, pm)
 
 
 def build_service_cli() -> typer.Typer:
