@@ -35,6 +35,8 @@ from .settings import DeviceInfo, Settings, decode_device_info, decode_settings
 from .stream import StreamParser
 
 SIM_SCHEME = "jkpbsim://"
+#: When a jk_pb poll last ended on each shared line (by line key): how much of the gap is still owed.
+_TURN_ENDS: dict[str, float] = {}
 #: Consecutive silent polls after which the pack counts as gone (the engine reopens it with backoff).
 MISSING_AFTER = 3
 #: Kept free before the lane deadline.
@@ -186,18 +188,27 @@ class JkPbSource:
         line = self._line
         if line is None:
             raise SourceUnavailable(f"{self.config.port} is not open")
-        gap = self.config.bus_gap_s
-        wait_s = max(0.0, end - self._ctx.clock.now() - gap - self.exchange_s)
+        clock, gap = self._ctx.clock, self.config.bus_gap_s
+        left = end - clock.now()
+        due = max(0.0, gap - (clock.now() - _TURN_ENDS.get(line.key, -gap)))  # gap owed if granted now
+        if left < due + self.exchange_s:
+            raise LineBusy(f"{self.where}: no room for a poll in this cycle ({left:.3f} s left)")
+        wait_s = max(0.0, left - gap - self.exchange_s)  # a full gap follows another instance's turn
         try:
             with line.turn(self._client, wait_s=wait_s, gap_s=gap) as port:
-                left = end - self._ctx.clock.now()
-                if left < self.exchange_s:
-                    raise LineBusy(f"{self.where}: the turn came too late in the cycle ({left:.3f} s left)")
-                timeout = min(self.config.timeout, left)
-                reply = poll(
-                    port, address=self.config.address, frame_type=frame_type, clock=self._ctx.clock,
-                    timeout_s=timeout, baud=self.config.baudrate, parser=self._parser, where=self.where,
-                )  # fmt: skip
+                try:
+                    left = end - clock.now()
+                    if left < self.exchange_s:
+                        raise LineBusy(
+                            f"{self.where}: the turn came too late in the cycle ({left:.3f} s left)"
+                        )
+                    reply = poll(
+                        port, address=self.config.address, frame_type=frame_type, clock=clock,
+                        timeout_s=min(self.config.timeout, left), baud=self.config.baudrate,
+                        parser=self._parser, where=self.where,
+                    )  # fmt: skip
+                finally:
+                    _TURN_ENDS[line.key] = clock.now()
         except LineBusy:
             raise
         except NoReply:
