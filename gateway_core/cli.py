@@ -64,6 +64,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: rich help shows "--plain <bool>", as if flags took values
     )
 
     @app.callback()
