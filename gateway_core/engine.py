@@ -132,6 +132,11 @@ class Engine:
         self._offline: set[str] = set()
 
     @property
+    def sources(self) -> tuple[BmsSource, ...]:
+        """The source objects, one per pack (e.g. for a view of what their parsers dropped)."""
+        return tuple(pack.spec.source for pack in self._packs)
+
+    @property
     def deadline_s(self) -> float:
         """How long the packs' jobs may take in a cycle, and how old a decision may be when sent."""
         return LANE_SHARE * self._period_s
