@@ -180,6 +180,7 @@ class Engine:
         for pack in self._packs:
             pack.link.close()
             pack.lane.close()
+            _close_quietly(pack.spec.policy)
         if self._meter_link is not None:
             self._meter_link.close()
         return self._result(started, None, limits, (), [], sinks, None, None, cycle=self._cycle + 1)
@@ -394,6 +395,17 @@ class Engine:
             log.info("limits: %s; %s", limits.summary(), "; ".join(limits.reasons) or "no reason given")
         self._logged = None if failsafe else limits
         self._was_failsafe = failsafe
+
+
+def _close_quietly(obj: object) -> None:
+    """Call ``obj.close()`` if it has one (a policy flushing its saved memory); never raises."""
+    close = getattr(obj, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:
+        log.warning("close() of %s failed: %s", type(obj).__name__, exc)
 
 
 def _values(limits: Limits) -> tuple[object, ...]:
