@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from gateway_core import serialbus
 from gateway_core.clock import MonotonicClock
 from gateway_core.errors import SourceTimeout, SourceUnavailable
 from gateway_core.serialbus import LineBusy, SharedLine, open_line
@@ -70,19 +71,26 @@ def cycle(
         except LineBusy:
             pass
 
-    threads = [threading.Thread(target=client, args=(name, 0.001 * i)) for i, name in enumerate(order)]
+    start = threading.Barrier(len(order))
+
+    def staggered(name: str, delay: float) -> None:
+        start.wait()
+        client(name, delay)
+
+    threads = [threading.Thread(target=staggered, args=(name, 0.002 * i)) for i, name in enumerate(order)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
 
-def test_turns_go_to_the_least_recently_served_even_when_one_instance_always_asks_first():
+def test_turns_go_to_the_least_recently_served_even_when_one_instance_always_asks_first(monkeypatch):
+    monkeypatch.setattr(serialbus, "SETTLE_S", 0.05)  # generous, so a loaded test machine's jitter fits
     line, _, _ = three()
     served: Counter[str] = Counter()
     for _ in range(12):
-        # room for about one turn per cycle; pack1's thread always starts first
-        cycle(line, ["pack1", "pack2", "pack3"], hold_s=0.03, wait_s=0.02, served=served)
+        # room for about one turn per cycle; pack1's thread always asks 2 ms before the others
+        cycle(line, ["pack1", "pack2", "pack3"], hold_s=0.08, wait_s=0.07, served=served)
     assert sum(served.values()) >= 12
     assert max(served.values()) - min(served.values()) <= 1, served
     for name in ("pack1", "pack2", "pack3"):
