@@ -33,7 +33,7 @@ _registry_lock = threading.Lock()
 
 
 #: How long a turn on an idle shared line waits for the other instances of the same cycle to ask.
-SETTLE_S = 0.01
+SETTLE_S = 0.02
 
 
 class LineBusy(SourceTimeout):
