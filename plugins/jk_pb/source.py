@@ -7,10 +7,11 @@ deadline (0.8 of the period): the wait for the turn is what the budget leaves af
 exchange, so a pack waiting behind others gives up (:class:`LineBusy`, a SourceTimeout: the engine
 keeps its last good reading until stale) instead of hanging the cycle.
 
-Opening reads the device info (``layout = "auto"``) and the settings (the BMS's own current limits);
-no reading is given before the settings are known. A pack silent for :data:`MISSING_AFTER` polls in
-a row raises SourceUnavailable: the engine reopens it with backoff (re-reading its settings), so a
-pack that dropped off the line stops costing line time every cycle.
+Opening reads the device info (``layout = "auto"``) and the settings (the BMS's own current limits)
+when the pack answers; no reading is given before the settings are known. A pack silent for
+:data:`MISSING_AFTER` polls in a row has its settings read again once it answers (it may have been
+power-cycled or swapped). A silent pack is never "unavailable": the port is fine, the engine keeps
+its last good reading until stale, and the line's fairness gives it only its share of the turns.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .stream import StreamParser
 SIM_SCHEME = "jkpbsim://"
 #: When a jk_pb poll last ended on each shared line (by line key): how much of the gap is still owed.
 _TURN_ENDS: dict[str, float] = {}
-#: Consecutive silent polls after which the pack counts as gone (the engine reopens it with backoff).
+#: Consecutive silent polls after which the pack's settings are read again when it answers.
 MISSING_AFTER = 3
 #: Kept free before the lane deadline.
 LANE_MARGIN_S = 0.03
@@ -106,12 +107,9 @@ class JkPbSource:
         self._silent = 0
         try:
             self._prime(self._budget_end(), at_open=True)
-        except NoReply as exc:
-            self.close()
-            raise SourceUnavailable(f"pack does not answer ({self.where}): {exc}") from None
         except SourceUnavailable:
             raise
-        except SourceError as exc:  # a busy line or a bad reply: the first read tries again
+        except SourceError as exc:  # silent, a busy line or a bad reply: the reads try again
             self._ctx.logger.debug("%s: settings not read at open: %s", self.where, exc)
 
     def close(self) -> None:
@@ -159,7 +157,7 @@ class JkPbSource:
             except ImplausibleReply:
                 raise
             except NoReply:
-                if at_open:  # an absent pack costs one timeout per reopen, not two
+                if at_open:  # an absent pack costs one timeout at open, not two
                     raise
                 missing_device = NoReply(f"no device info ({self.where})")
             except FrameError as exc:
@@ -213,9 +211,11 @@ class JkPbSource:
             raise
         except NoReply:
             self._silent += 1
-            if self._silent >= MISSING_AFTER:
-                self.close()
-                raise SourceUnavailable(f"pack silent for {self._silent} polls ({self.where})") from None
+            if self._silent == MISSING_AFTER:
+                self._ctx.logger.info(
+                    "%s: silent for %d polls; its settings are read again", self.where, self._silent
+                )
+                self.settings = None
             raise
         except SourceUnavailable:
             self.close()

@@ -186,7 +186,7 @@ def test_read_prints_a_table_by_default(line_name):
 def test_read_of_a_silent_address_is_one_line(line_name):
     result = run(["read", "--port", f"jkpbsim://?packs=1&name={line_name}&clock=manual", "--address", "5"])
     assert result.exit_code == 1 and result.stdout == ""
-    assert "SourceUnavailable" in result.stderr and result.stderr.count("\n") == 1
+    assert "NoReply: no reply" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_read_bad_config_exits_2():

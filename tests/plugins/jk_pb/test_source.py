@@ -118,21 +118,32 @@ def test_failing_faults_raise_and_the_next_read_recovers(source, name, fault, er
     assert source.read().cell_count == 16
 
 
-def test_a_pack_that_drops_off_is_unavailable_after_a_few_silent_polls_and_comes_back(source, name):
+def test_a_pack_that_drops_off_times_out_and_its_settings_are_read_again_when_it_returns(source, name):
     line = get_line(name)
     line.drop(2)
-    for _ in range(MISSING_AFTER - 1):
-        with pytest.raises(SourceTimeout):
+    for _ in range(MISSING_AFTER + 1):
+        with pytest.raises(SourceTimeout, match="no reply") as info:
             source.read()
-    with pytest.raises(SourceUnavailable, match="silent"):
-        source.read()
-    with pytest.raises(SourceUnavailable):
-        source.open()  # the engine's reopen: still no answer
+        assert not isinstance(info.value, SourceUnavailable)  # the port is fine: keep the last reading
+    assert source.settings is None
     line.restore(2)
     before = line.answered[2]
-    source.open()
-    assert line.answered[2] == before + 2  # settings (and device info) read again on reconnect
-    assert source.read().cell_count == 16
+    reading = source.read()
+    assert line.answered[2] == before + 2  # settings first, then the cell info
+    assert reading.bms_charge_current_limit_a == 100.0
+
+
+def test_a_pack_absent_at_open_is_read_as_soon_as_it_answers(name):
+    line = get_line(name, addresses=(1, 2))
+    line.drop(2)
+    src = make(f"jkpbsim://?name={name}&clock=manual", 2)
+    src.open()  # opens the line; the pack's device info got no answer
+    assert src.settings is None and line.answered[2] == 0
+    with pytest.raises(SourceTimeout):
+        src.read()
+    line.restore(2)
+    assert src.read().source_id == "pack2"
+    src.close()
 
 
 def test_settings_missing_at_open_are_read_before_any_reading(name):
