@@ -52,16 +52,19 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 def from_bms_json(data: dict[str, Any]) -> dict[str, Any]:
     """BatteryReading keys from a BMS plugin's decode JSON (``gateway jk_uart decode``/``read --json``).
 
-    That form has ``temperatures_c`` as ``{"mosfet", "t1", "t2"}`` and the BMS's protection settings
-    under ``protection``; keys the policy does not use are dropped, alarm names the core does not
-    know count as ``bms_internal``.
+    That form has ``temperatures_c`` as ``{"mosfet", "t1", "t2"}`` (jk_uart) or as a list of probes
+    (jbd), a ``cell_count``, and the BMS's protection settings under ``protection``; keys the policy
+    does not use are dropped, alarm names the core does not know count as ``bms_internal``.
     """
-    temps = data["temperatures_c"]
+    temps = data.get("temperatures_c") or {}
     protection = data.get("protection") or {}
     known_alarms = {alarm.value for alarm in Alarm}
     values = {key: data[key] for key in BMS_JSON_KEYS if data.get(key) is not None}
-    values["temperatures_c"] = [temps[probe] for probe in ("t1", "t2") if temps.get(probe) is not None]
-    if temps.get("mosfet") is not None:
+    if isinstance(temps, list):
+        values["temperatures_c"] = temps
+    else:
+        values["temperatures_c"] = [temps[probe] for probe in ("t1", "t2") if temps.get(probe) is not None]
+    if isinstance(temps, dict) and temps.get("mosfet") is not None:
         values["bms_temperature_c"] = temps["mosfet"]
     values["alarms"] = sorted(
         {name if name in known_alarms else Alarm.BMS_INTERNAL.value for name in data.get("alarms", ())}
@@ -101,7 +104,7 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("temperatures_c"), dict):
+    if isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
     elif "record" in data:
         data = from_record_json(data, index)
