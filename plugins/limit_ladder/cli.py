@@ -76,6 +76,21 @@ def from_bms_json(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def from_record_json(data: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """BatteryReading keys from a decoded record that names its ``record`` (``gateway jk_pb decode``).
+
+    That form uses the BatteryReading names and adds vendor extras under their own names, which are
+    dropped; a settings or device-info record, or one without SOC and current (JK04), is refused.
+    """
+    kind = data.get("record")
+    if kind != "cell_info":
+        raise InputError(f"reading {index + 1}: a {kind} record holds no reading; give a cell_info record")
+    missing = [key for key in ("soc_pct", "current_a") if data.get(key) is None]
+    if missing:
+        raise InputError(f"reading {index + 1}: the cell_info record has no {' or '.join(missing)}")
+    return {key: value for key, value in data.items() if key in READING_KEYS and value is not None}
+
+
 BMS_JSON_KEYS = (
     "cell_voltages_v", "voltage_v", "current_a", "soc_pct", "charge_enabled", "discharge_enabled",
     "cycle_count", "capacity_ah",
@@ -102,7 +117,9 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
+    if "record" in data:
+        data = from_record_json(data, index)
+    elif isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
     data = _without_cell_count(data, index)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
