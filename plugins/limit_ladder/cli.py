@@ -117,10 +117,13 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
+    declared = data.get("cell_count")
     if "record" in data:
         data = from_record_json(data, index)
     elif isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
+    if declared is not None:  # a decoder's cell count must match the cells it gave
+        data = {**data, "cell_count": declared}
     data = _without_cell_count(data, index)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
