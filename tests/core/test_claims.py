@@ -42,11 +42,7 @@ def test_gateways_of_one_process_share_a_claim_until_the_last_lets_go():
     first.claim(resource, "sink1")
     second.claim(resource, "sink1")
     first.release()
-    probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from gateway_core.claims import Claims; Claims().claim(sys.argv[1], 'x')",
-         resource],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
+    code = "import sys; from gateway_core.claims import Claims; Claims().claim(sys.argv[1], 'x')"
+    probe = subprocess.run([sys.executable, "-c", code, resource], capture_output=True, text=True)
     assert probe.returncode != 0 and "PortInUse" in probe.stderr  # still held by `second`
     second.release()
