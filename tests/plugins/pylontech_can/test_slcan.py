@@ -117,7 +117,9 @@ def test_an_slcan_adapter_is_opened_without_python_cans_2_s_wait_by_default() ->
     for options, expected in (({}, 0.1), ({"sleep_after_open": 2.0}, 2.0)):
         config = PylontechConfig(interface="slcan", channel="/dev/ttyACM0", bus_options=options)
         sink = PylontechSink(
-            config, PluginContext("pylontech", FakeClock(), logging.getLogger("t")), bus_factory=factory
+            config,
+            PluginContext("pylontech", FakeClock(), logging.getLogger("t")),
+            bus_factory=factory,  # type: ignore[arg-type]
         )
         sink.open()
         sink.close()
