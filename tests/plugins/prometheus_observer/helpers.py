@@ -73,11 +73,17 @@ def stop_result(clock: FakeClock, fault: Fault = Fault.STALE_READING, cycle: int
     return make_result(clock, cycle=cycle, limits=Limits.stop("reading too old", fault))
 
 
-def make_observer(clock: FakeClock, **config: object) -> PrometheusObserver:
-    """An observer on ``clock`` with a fixed wall clock; ``listen`` defaults to a free localhost port."""
+def make_observer(clock: FakeClock, *, opened: bool = True, **config: object) -> PrometheusObserver:
+    """An observer on ``clock`` with a fixed wall clock; ``listen`` defaults to a free localhost port.
+
+    ``opened``: call ``open()`` as the core does before the first cycle.
+    """
     config.setdefault("listen", "127.0.0.1:0")
     ctx = PluginContext("prometheus", clock, logging.getLogger("gateway.prometheus.test"))
-    return PrometheusObserver(PrometheusConfig(**config), ctx, wall=lambda: WALL_NOW)  # type: ignore[arg-type]
+    observer = PrometheusObserver(PrometheusConfig(**config), ctx, wall=lambda: WALL_NOW)  # type: ignore[arg-type]
+    if opened:
+        observer.open()
+    return observer
 
 
 @dataclass
