@@ -80,6 +80,8 @@ class MetricsServer(ThreadingHTTPServer):
         self._count_lock = threading.Lock()
         self.accepted = 0
         self.refused = 0
+        self.active = 0
+        self.peak = 0
         self._error_logged = False
         self._log = log
         attributes = {"registry": registry, "timeout": timeout_s, "log": log}
@@ -100,10 +102,13 @@ class MetricsServer(ThreadingHTTPServer):
                 pass
             self.shutdown_request(request)
             return
+        with self._count_lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._free_slot()
             self.shutdown_request(request)
             raise
 
@@ -112,7 +117,12 @@ class MetricsServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        with self._count_lock:
+            self.active -= 1
+        self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line instead of socketserver's traceback on stderr (a warning the first time)."""

@@ -155,14 +155,16 @@ def test_800_half_open_connections_hold_at_most_a_few_threads_and_scrapes_come_b
             clients.append(socket.create_connection(address, timeout=5))
         wait_until(lambda: server.accepted == 800, what="all 800 accepted")
         assert threading.active_count() - baseline <= MAX_CONNECTIONS
-        assert server.refused == 800 - MAX_CONNECTIONS
+        assert server.peak == MAX_CONNECTIONS
+        # a slow machine may time out a held connection (5 s) and let the next one in
+        assert server.refused >= 800 - 10 * MAX_CONNECTIONS
         busy = clients[-1].recv(200)
         assert busy.startswith(b"HTTP/1.0 503 Service Unavailable") and b"Retry-After: 5" in busy
     finally:
         for client in clients:
             client.close()
     try:  # the held slots are freed when their clients go away
-        wait_until(lambda: threading.active_count() == baseline, what="the connection threads to end")
+        wait_until(lambda: server.active == 0, what="the connection threads to end")
         assert scrape_http(observer).value("battery_gateway_cycles_total") == 1
     finally:
         observer.close()
@@ -178,6 +180,7 @@ def test_an_idle_connection_is_closed_after_the_timeout():
         with socket.create_connection(address, timeout=5) as idle:
             idle.sendall(b"GET /metr")  # half a request line, then silence
             assert idle.recv(100) == b""  # the server gave up on it
+        wait_until(lambda: server.active == 0, what="its slot to be freed")
         with urllib.request.urlopen(f"http://{address[0]}:{address[1]}/metrics", timeout=5) as response:
             assert response.status == 200  # the only slot is free again
     finally:
@@ -206,7 +209,9 @@ def test_resets_garbage_and_huge_lines_never_print_a_traceback(capfd):
                 with contextlib.suppress(OSError):  # the server may have closed it first
                     client.sendall(payload)
                 client.close()  # with linger 0: a reset
-        wait_until(lambda: observer.server is not None and observer.server.accepted == 50, what="all 50")
+        server = observer.server
+        assert server is not None
+        wait_until(lambda: server.accepted == 50 and server.active == 0, what="all 50 to end")
         assert scrape_http(observer).value("battery_gateway_cycles_total") == 1
     finally:
         observer.close()
