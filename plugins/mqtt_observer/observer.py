@@ -29,7 +29,7 @@ from .config import MqttConfig
 from .connection import BrokerLink
 from .discovery import DiscoveryContext, discovery_messages
 from .ratelimit import LogLimiter, Throttle
-from .state import Shape, build_state, encode, limits_key
+from .state import Shape, build_state, encode, publish_key
 
 
 def _version() -> str:
@@ -96,7 +96,8 @@ class MqttObserver:
 
     @hookimpl
     def gateway_cycle_completed(self, result: CycleResult) -> None:
-        """Store ``result``; publish the state if due (interval or limits changed), without waiting."""
+        """Store ``result``; publish the state if due (interval; limits, packs or obedience changed),
+        without waiting."""
         if self._closed:
             return
         self._link.start()
@@ -106,7 +107,7 @@ class MqttObserver:
         now = result.started_at_s + result.duration_s
         self._note_override_expiry(now)
         rediscover = self._config.discovery and self._rediscover.due(clock_now)
-        key = limits_key(result.limits)
+        key = publish_key(result)
         with self._lock:
             self._latest = result
             shape = Shape.of(result, self._shape)
