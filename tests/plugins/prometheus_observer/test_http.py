@@ -133,6 +133,7 @@ def test_before_the_first_cycle_only_build_info_and_counters() -> None:
         "battery_gateway_cycles_total",
         "battery_gateway_read_errors_total",
         "battery_gateway_can_errors_total",
+        "battery_gateway_limits_ignored_cycles_total",
     }
 
 
