@@ -16,7 +16,7 @@ import typer
 
 from .commands import register_core_commands
 from .config import load_config
-from .errors import StartupError
+from .errors import ConfigError, StartupError
 from .logsetup import setup_logging
 from .plugins import call_each, collect_registrations, describe_plugins, make_plugin_manager
 from .runner import build_gateway, choose_overrides, run_gateway
@@ -64,6 +64,7 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: rich help shows "--plain <bool>", as if flags took values
     )
 
     @app.callback()
@@ -79,7 +80,9 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
 
     @app.command()
     def run(
-        source: Annotated[str | None, typer.Option(help="BMS source plugin, e.g. jk_uart")] = None,
+        source: Annotated[
+            list[str] | None, typer.Option(help="BMS source plugin or instance (repeat for a bank)")
+        ] = None,
         policy: Annotated[str | None, typer.Option(help="limit policy plugin (default limit_ladder)")] = None,
         sink: Annotated[str | None, typer.Option(help="inverter sink plugin, e.g. pylontech")] = None,
         config: ConfigOption = None,
@@ -88,13 +91,15 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
             typer.Option("--set", "-s", help="override one key: section.key=value (repeatable)"),
         ] = None,
         cycles: Annotated[
-            int | None, typer.Option(min=1, help="stop after N cycles (scripts, tests)")
+            int | None, typer.Option(help="stop after N cycles (scripts, tests); at least 1")
         ] = None,
         log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
     ) -> None:
         """Run the gateway: read the BMS, decide limits, tell the inverter, every period."""
         setup_logging(log_level)
         try:
+            if cycles is not None and cycles < 1:
+                raise ConfigError(f"--cycles {cycles}: give at least 1 cycle")
             gateway = build_gateway(
                 pm,
                 config_path=config,

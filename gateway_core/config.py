@@ -7,7 +7,9 @@ the value came from (file or ``--set``), the section, the key and the accepted v
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,19 +23,38 @@ from .settings import build_section, format_value, section_values, setting, sett
 DEFAULT_CONFIG_PATH = Path("/etc/battery-gateway/gateway.toml")
 
 
+#: Keys the core reads in every source section (plugin or instance) besides the plugin's own.
+SOURCE_CORE_KEYS = ("cells",)
+MAX_SERIES_CELLS = 64
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """The ``[gateway]`` section: which plugins run, and the cycle's timing."""
+    """The ``[gateway]`` section: which plugins (or instances) run, and the cycle's timing."""
 
-    source: str = setting("", help="BMS source plugin (e.g. jk_uart)")
-    policy: str = setting("limit_ladder", help="limit policy plugin")
-    sink: str = setting("", help="inverter sink plugin (e.g. pylontech)")
+    source: str = setting("", help="BMS source plugin or instance (e.g. jk_uart)")
+    sources: tuple[str, ...] = setting([], help="several BMS read every cycle as one bank (instances)")
+    policy: str = setting("limit_ladder", help="limit policy plugin or instance")
+    sink: str = setting("", help="inverter sink plugin or instance (e.g. pylontech)")
+    sinks: tuple[str, ...] = setting([], help="several sinks that all get the same limits and frames")
     observers: tuple[str, ...] = setting([], help="observer plugins to enable (e.g. mqtt, prometheus)")
+    meter: str = setting("", help="grid meter plugin or instance (e.g. sma_em); empty: none")
     period: float = setting(
         1.0, min=0.05, max=10.0, unit="seconds", help="cycle period (Pylontech batteries send every 1 s)"
     )
     stale_after: float = setting(
         5.0, min=0.1, max=60.0, unit="seconds", help="a reading older than this means stop limits"
+    )
+    meter_stale_after: float = setting(
+        10.0, min=0.5, max=600.0, unit="seconds", help="a meter value older than this counts as absent"
+    )
+    min_sources: int = setting(
+        0, min=0, max=64, help="packs that must be online for the bank to run (0: all of them)"
+    )
+    bank_current: str = setting(
+        "weakest",
+        choices=["weakest", "sum"],
+        help="bank currents: packs online x the lowest pack limit (weakest), or the sum of the limits",
     )
 
     def __post_init__(self) -> None:
@@ -42,6 +63,45 @@ class GatewayConfig:
                 f"stale_after = {self.stale_after:g} must be at least period = {self.period:g} "
                 "(otherwise every reading is stale)"
             )
+        if self.source and self.sources:
+            raise ValueError("source and sources are both set; use one of them")
+        if self.sink and self.sinks:
+            raise ValueError("sink and sinks are both set; use one of them")
+        for label, names in (("sources", self.sources), ("sinks", self.sinks), ("observers", self.observers)):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(f"{label} names {', '.join(twice)} more than once")
+        if self.min_sources > max(len(self.source_names), 1):
+            raise ValueError(
+                f"min_sources = {self.min_sources} is more than the "
+                f"{len(self.source_names)} source(s) configured"
+            )
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """The sources to read: ``sources``, or the one ``source``."""
+        return self.sources or ((self.source,) if self.source else ())
+
+    @property
+    def sink_names(self) -> tuple[str, ...]:
+        """The sinks to publish to: ``sinks``, or the one ``sink``."""
+        return self.sinks or ((self.sink,) if self.sink else ())
+
+    @property
+    def required_sources(self) -> int:
+        """How many packs must be online (``min_sources``, 0 meaning all)."""
+        return self.min_sources or len(self.source_names)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One configured object: its section (instance) name, the plugin it is built from, its config."""
+
+    name: str
+    plugin: str
+    role: str
+    config: object
+    cells: int = 0  # sources only: the pinned cell count, 0 = learned from the first plausible reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,29 +114,50 @@ class RawConfig:
 
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
-    """The validated config: the ``[gateway]`` section and one typed object per plugin section."""
+    """The validated config: ``[gateway]``, one typed object per section, and the instances."""
 
     gateway: GatewayConfig
     sections: Mapping[str, object]
     path: Path | None
+    instances: Mapping[str, Instance] = dataclasses.field(default_factory=dict)
 
     def section(self, name: str) -> Any:
-        """The config object of plugin section ``name`` (its plugin's config class)."""
+        """The config object of section ``name`` (a plugin's or an instance's; its plugin's class)."""
         return self.sections[name]
+
+    def instance(self, name: str) -> Instance:
+        """The :class:`Instance` called ``name`` (a plain plugin section is an instance of itself)."""
+        return self.instances[name]
+
+
+#: A config file is a few kilobytes; anything near this is not one (``/dev/zero``, a log file).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    """Parse a TOML file. :raises ConfigError: missing, unreadable or not TOML (with line and column)."""
+    """Parse a TOML file. :raises ConfigError: missing, unreadable, not a regular file, too big or not
+    TOML (with line and column)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if str(path) == os.devnull:  # "no config": what the demo and tests pass to ignore /etc
+            return {}
+        if not stat.S_ISREG(path.stat().st_mode):  # stat first: opening a FIFO would block for ever
+            raise ConfigError(f"{path}: not a regular file (a device, FIFO or directory is no config)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; that is not a config file")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text: {exc.reason}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit conversion limit
+        raise ConfigError(f"{path}: not usable TOML: {_shown(str(exc))[:120]}") from None
 
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -115,6 +196,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except ValueError:  # an integer beyond Python's conversion limit
+        raise ConfigError(f"--set {dotted}: the value is a number too large to use") from None
     return section, key, value
 
 
@@ -149,23 +232,96 @@ def load_raw(path: Path | None, overrides: Iterable[str] = ()) -> tuple[RawConfi
     return merge(data, str(path) if path is not None else "config", overrides), path
 
 
-def validate(raw: RawConfig, registry: Registry, path: Path | None = None) -> LoadedConfig:
-    """Build ``[gateway]`` and every plugin section, refusing unknown sections.
+def _fold(name: str) -> str:
+    return name.lower().replace("-", "_")
 
-    Sections of registered plugins that are absent get their defaults.
-    """
-    for section in raw.values:
-        if section != "gateway" and registry.config_class(section) is None:
-            where = next(iter(raw.origins.get(section, {}).values()), "config")
-            known = ", ".join(["gateway", *sorted(registry.entries)])
-            raise ConfigError(f"{where}: unknown section [{section}]; known sections: {known}")
-    gateway = build_section(
-        GatewayConfig, "gateway", raw.values.get("gateway", {}), raw.origins.get("gateway", {})
+
+def _instance_plugin(
+    section: str, values: Mapping[str, Any], origins: Mapping[str, str], registry: Registry
+) -> str:
+    """The plugin an instance section names with its ``plugin`` key. :raises ConfigError:."""
+    where = origins.get("plugin") or next(iter(origins.values()), "config")
+    known = ", ".join(sorted(registry.entries)) or "none"
+    if "plugin" not in values:
+        raise ConfigError(
+            f"{where}: unknown section [{section}]; known sections: gateway, {known}; "
+            f'an instance section names its plugin (e.g. plugin = "jk_uart")'
+        )
+    plugin = values["plugin"]
+    if not isinstance(plugin, str) or registry.config_class(plugin) is None:
+        raise ConfigError(
+            f"{where}: [{section}] plugin = {format_value(plugin)} is not a registered plugin; "
+            f"plugins: {known}"
+        )
+    return plugin
+
+
+def _build_instance(
+    name: str, plugin: str, values: Mapping[str, Any], origins: Mapping[str, str], registry: Registry
+) -> Instance:
+    reg = registry.entries[plugin]
+    values = {k: v for k, v in values.items() if k != "plugin"}
+    cells = 0
+    own = {f.name for f in dataclasses.fields(reg.config)}
+    if reg.role == "source" and "cells" in values and "cells" not in own:
+        cells = build_section(_CellsKey, name, {"cells": values.pop("cells")}, origins).cells
+    config: object = build_section(reg.config, name, values, origins)
+    if reg.role == "source" and "cells" in own:
+        declared = getattr(config, "cells", 0)
+        cells = declared if isinstance(declared, int) and 0 < declared <= MAX_SERIES_CELLS else 0
+    return Instance(name, plugin, reg.role, config, cells)
+
+
+@dataclass(frozen=True, slots=True)
+class _CellsKey:
+    cells: int = setting(
+        0, min=0, max=MAX_SERIES_CELLS, help="cells in series; a reading with another count is implausible"
     )
+
+
+def validate(raw: RawConfig, registry: Registry, path: Path | None = None) -> LoadedConfig:
+    """Build ``[gateway]``, every plugin section and every instance, refusing unknown sections.
+
+    Sections of registered plugins that are absent get their defaults. A section that is not a plugin
+    is an instance when its ``plugin`` key names one.
+    """
+    folded: dict[str, str] = {_fold(name): name for name in registry.entries}
+    plugins_of: dict[str, str] = {}
+    for section, values in raw.values.items():
+        if section == "gateway":
+            continue
+        origins = raw.origins.get(section, {})
+        if section in registry.entries:
+            named = values.get("plugin", section)
+            if named != section:
+                where = origins.get("plugin", "config")
+                raise ConfigError(
+                    f"{where}: [{section}] plugin = {format_value(named)}: the section name is the plugin "
+                    f"'{section}' itself; give the instance another name"
+                )
+            continue
+        clash = folded.get(_fold(section))
+        if clash is not None:
+            where = next(iter(origins.values()), "config")
+            raise ConfigError(f"{where}: instance name [{section}] clashes with the plugin '{clash}'")
+        plugins_of[section] = _instance_plugin(section, values, origins, registry)
+        folded[_fold(section)] = section
+    gateway_values = raw.values.get("gateway", {})
+    where = raw.origins.get("gateway", {}).get("sources", "config")
+    if gateway_values.get("sources") == [] and not where.startswith("--set"):  # --source clears it
+        raise ConfigError(f"{where}: [gateway] sources = [] names no source; list at least one")
+    gateway = build_section(GatewayConfig, "gateway", gateway_values, raw.origins.get("gateway", {}))
     sections: dict[str, object] = {}
-    for name, reg in registry.entries.items():
-        sections[name] = build_section(reg.config, name, raw.values.get(name, {}), raw.origins.get(name, {}))
-    return LoadedConfig(gateway, sections, path)
+    instances: dict[str, Instance] = {}
+    for name in registry.entries:
+        inst = _build_instance(name, name, raw.values.get(name, {}), raw.origins.get(name, {}), registry)
+        instances[name] = inst
+        sections[name] = inst.config
+    for name, plugin in plugins_of.items():
+        inst = _build_instance(name, plugin, raw.values[name], raw.origins.get(name, {}), registry)
+        instances[name] = inst
+        sections[name] = inst.config
+    return LoadedConfig(gateway, sections, path, instances)
 
 
 def load_config(path: Path | None, overrides: Iterable[str], registry: Registry) -> LoadedConfig:
@@ -179,14 +335,21 @@ def render_toml(config: LoadedConfig) -> str:
     lines: list[str] = []
     blocks: list[tuple[str, object]] = [("gateway", config.gateway), *sorted(config.sections.items())]
     for name, obj in blocks:
-        if not dataclasses.fields(obj):  # type: ignore[arg-type]
+        inst = config.instances.get(name)
+        is_instance = inst is not None and inst.plugin != name
+        if not dataclasses.fields(obj) and not is_instance:  # type: ignore[arg-type]
             continue
         lines.append(f"[{name}]")
+        if inst is not None and is_instance:
+            lines.append(f'plugin = "{inst.plugin}"  # an instance of the {inst.role} plugin {inst.plugin}')
+        own = {f.name for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+        if inst is not None and inst.role == "source" and inst.cells and "cells" not in own:
+            lines.append(f"cells = {inst.cells}  # pinned cell count")
         for fld in dataclasses.fields(obj):  # type: ignore[arg-type]
             value = section_values(obj)[fld.name]
             info = setting_info(fld)
             comment = f"  # {info.help}" if info.help else ""
-            if value is None:
+            if value is None or (name == "gateway" and fld.name in ("sources", "sinks") and not value):
                 lines.append(f"# {fld.name} = (not set){comment}")
             elif info.secret:
                 lines.append(f'{fld.name} = "***"  # secret: not shown')

@@ -17,6 +17,16 @@ from .sdnotify import SdNotifier
 
 log = logging.getLogger("gateway.loop")
 
+#: Signals whose default action ends the process; each ends a run with the stop set instead.
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in (
+        "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM",
+        "SIGPROF", "SIGPOLL", "SIGPWR", "SIGXCPU", "SIGXFSZ", "SIGSTKFLT",
+    )
+    if hasattr(signal, name)
+)  # fmt: skip
+
 
 class GatewayLoop:
     """Runs ``engine`` every ``period_s`` until stopped or ``max_cycles`` have run.
@@ -52,15 +62,25 @@ class GatewayLoop:
         self._stop.set()
         self._clock.wake()
 
+    @property
+    def notifier(self) -> ObserverNotifier | None:
+        """The observers' notifier, if any."""
+        return self._notifier
+
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT request a clean stop (main thread only)."""
+        """Every signal that would end the process requests a clean stop instead (main thread only).
+
+        SIGTERM, SIGINT, SIGHUP (the SSH session of a foreground run closed), SIGQUIT, SIGUSR1/2 and
+        the other terminating signals all end the run with the stop set published once. SIGKILL
+        cannot be caught: then the inverter's own timeout is the last line of defence.
+        """
 
         def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s", signal.Signals(signum).name)
+            log.info("received %s: stopping", signal.Signals(signum).name)
             self.request_stop()
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handler)
 
     def run(self) -> int:
         """Run until stopped; always ends with stop limits published once and everything closed."""

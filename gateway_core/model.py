@@ -68,6 +68,8 @@ class BatteryReading:
     ``bms_temperature_c`` is the BMS's own (MOSFET) sensor, kept apart. Fields a BMS does not report
     are ``None``. ``capacity_ah`` is the full-charge (nominal) capacity, ``remaining_capacity_ah`` what
     is left; ``pack_count`` is how many packs the reading stands for (a bank's combined reading > 1).
+    A bank's combined reading holds every pack's cells and probes, and ``series_cells`` says how many
+    cells one pack has in series (the smallest pack's count); ``None`` means all cells are one series.
     """
 
     source_id: str
@@ -88,6 +90,7 @@ class BatteryReading:
     capacity_ah: float | None = None
     remaining_capacity_ah: float | None = None
     pack_count: int = 1
+    series_cells: int | None = None
 
     def __post_init__(self) -> None:
         _finite(
@@ -118,6 +121,11 @@ class BatteryReading:
     def cell_count(self) -> int:
         """Number of cells in series."""
         return len(self.cell_voltages_v)
+
+    @property
+    def cells_in_series(self) -> int:
+        """Cells in series of one pack: what a pack voltage is made of (use it for per-cell volts)."""
+        return self.series_cells if self.series_cells is not None else len(self.cell_voltages_v)
 
     @property
     def min_cell_v(self) -> float:

@@ -11,15 +11,28 @@ import contextlib
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pluggy
 
+from .backoff import Backoff
 from .model import CycleResult
 from .plugins import call_each
 
 log = logging.getLogger("gateway.observers")
 
 QUEUE_SIZE = 64
+
+
+@dataclass
+class _PendingOpen:
+    name: str
+    observer: object
+    open: Callable[[], object]
+    backoff: Backoff
+    due_s: float
 
 
 class ObserverNotifier:
@@ -31,6 +44,7 @@ class ObserverNotifier:
         self._failed: set[str] = set()
         self.dropped = 0
         self.errors = 0
+        self._pending: list[_PendingOpen] = []
         self._thread: threading.Thread | None = None
         if threaded:
             self._thread = threading.Thread(target=self._drain, name="gateway-observers", daemon=True)
@@ -64,7 +78,36 @@ class ObserverNotifier:
                 return
             self._deliver(result)
 
+    def retry_open(self, name: str, observer: object, open_: Callable[[], object]) -> None:
+        """Take ``observer`` out until ``open_()`` succeeds; retried before deliveries, with backoff.
+
+        Call from the thread that builds the gateway, before the loop starts.
+        """
+        if self._pm.is_registered(observer):
+            self._pm.unregister(observer)
+        backoff = Backoff()
+        self._pending.append(
+            _PendingOpen(name, observer, open_, backoff, time.monotonic() + backoff.next_delay())
+        )
+
+    def _retry_pending(self) -> None:
+        now = time.monotonic()
+        for item in list(self._pending):
+            if now < item.due_s:
+                continue
+            try:
+                item.open()
+            except Exception as exc:
+                item.due_s = now + item.backoff.next_delay()
+                log.debug("observer '%s' still cannot start: %s", item.name, exc)
+                continue
+            self._pending.remove(item)
+            self._pm.register(item.observer, name=f"observer:{item.name}")
+            log.warning("observer '%s' started after retrying", item.name)
+
     def _deliver(self, result: CycleResult) -> None:
+        if self._pending:
+            self._retry_pending()
         call_each(self._pm, "gateway_cycle_completed", on_error=self._on_error, result=result)
 
     def _on_error(self, plugin: str, exc: BaseException) -> None:

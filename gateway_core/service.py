@@ -25,6 +25,8 @@ MARKER = "Installed by battery-gateway"
 UNIT_PATH = PurePosixPath("/etc/systemd/system/battery-gateway.service")
 UDEV_PATH = PurePosixPath("/etc/udev/rules.d/99-jkbms.rules")
 SYSUSERS_PATH = PurePosixPath("/etc/sysusers.d/battery-gateway.conf")
+#: The drop-in ``--web`` adds: IP for the web observer's page (the unit denies IP otherwise).
+WEB_DROPIN_PATH = PurePosixPath("/etc/systemd/system/battery-gateway.service.d/web.conf")
 NETWORK_DIR = PurePosixPath("/etc/systemd/network")
 DEFAULT_USER = "battery-gateway"
 DEFAULT_CONFIG = PurePosixPath(str(DEFAULT_CONFIG_PATH))
@@ -50,6 +52,7 @@ class InstallOptions:
     config: PurePosixPath = DEFAULT_CONFIG
     interface: str = DEFAULT_INTERFACE
     bitrate: int = DEFAULT_BITRATE
+    web: bool = False
 
     def __post_init__(self) -> None:
         if not _USER_RE.fullmatch(self.user):
@@ -120,6 +123,11 @@ def installed_user_and_config(root: Path) -> tuple[str, PurePosixPath]:
     return user, config
 
 
+def installed_docs() -> str:
+    """The operator's guide shipped in the installed package (the unit's ``Documentation=``)."""
+    return "file://" + str(Path(str(resources.files("gateway_core"))) / "data" / "SERVICE.md")
+
+
 def _fill(text: str, opts: InstallOptions) -> str:
     values = {
         "@EXEC_START@": exec_start(opts),
@@ -128,6 +136,7 @@ def _fill(text: str, opts: InstallOptions) -> str:
         "@INTERFACE@": opts.interface,
         "@BITRATE@": str(opts.bitrate),
         "@NETWORK_FILE@": str(opts.network_path),
+        "@DOCS@": installed_docs(),
     }
     for key, value in values.items():
         text = text.replace(key, value)
@@ -136,6 +145,7 @@ def _fill(text: str, opts: InstallOptions) -> str:
 
 def plan_install(opts: InstallOptions) -> list[PlannedFile]:
     """The files ``gateway service install`` writes, filled in for ``opts``."""
+    web = [PlannedFile(WEB_DROPIN_PATH, _fill(template("web.conf"), opts), 0o644, "IP for the web page")]
     return [
         PlannedFile(UNIT_PATH, _fill(template("battery-gateway.service"), opts), 0o644, "systemd unit"),
         PlannedFile(
@@ -146,6 +156,7 @@ def plan_install(opts: InstallOptions) -> list[PlannedFile]:
         PlannedFile(
             opts.config, _fill(template("gateway.toml"), opts), 0o644, "commented config", keep_existing=True
         ),
+        *(web if opts.web else []),
     ]
 
 
@@ -208,7 +219,7 @@ def apply_plan(
 def installed_files(interface: str = DEFAULT_INTERFACE) -> list[PurePosixPath]:
     """The files ``uninstall`` removes (never the config; ``--purge`` adds it)."""
     network = InstallOptions(PurePosixPath("/usr/bin/gateway"), interface=interface).network_path
-    return [UNIT_PATH, network, UDEV_PATH, SYSUSERS_PATH]
+    return [UNIT_PATH, network, UDEV_PATH, SYSUSERS_PATH, WEB_DROPIN_PATH]
 
 
 def uninstall(
@@ -271,7 +282,16 @@ def next_steps(opts: InstallOptions, *, root_is_system: bool = True) -> str:
         "  udevadm control --reload && udevadm trigger --subsystem-match=tty   # /dev/jkbms",
         f"  systemctl enable --now systemd-networkd   # brings {opts.interface} up at {opts.bitrate} bit/s",
         f"  editor {opts.config}",
-        f"  gateway run --config {opts.config} --cycles 5   # a dry run in the foreground",
+        *(['  #   for the page: observers = ["web"], [web] listen = "0.0.0.0:8080"'] if opts.web else []),
+        "  # check the set-up without driving the inverter: read the BMS as the service user, then",
+        "  # watch the bus (nothing is sent; the inverter's 0x305 shows once it is wired)",
+        f"  sudo -u {opts.user} {opts.gateway} jk_uart read --port /dev/jkbms",
+        f"  sudo -u {opts.user} {opts.gateway} pylontech monitor --interface socketcan "
+        f"--channel {opts.interface}",
+        "  # only if systemd-networkd manages no other interface (a Pi on NetworkManager or dhcpcd):",
+        "  # stop its wait-online unit from holding the boot for 2 min waiting for a link that never",
+        "  # comes online (can0 is RequiredForOnline=no)",
+        "  systemctl mask systemd-networkd-wait-online.service",
         "  systemctl daemon-reload",
         "  systemctl enable --now battery-gateway.service",
         "  journalctl -u battery-gateway -f      # systemctl status shows the STATUS= line",

@@ -118,6 +118,8 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif annotation is float:
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+            raise ValueError(where)  # beyond any float: a 400-digit number is no setting
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     elif annotation is str:
@@ -158,11 +160,11 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     raise ValueError(where)
 
 
-def _numbers(value: Any) -> list[float]:
+def _numbers(value: Any) -> list[float | int]:
     if isinstance(value, bool):
         return []
     if isinstance(value, int | float):
-        return [float(value)]
+        return [value]  # ints stay ints: a huge one compares with the bounds without overflowing
     if isinstance(value, tuple):
         return [n for item in value for n in _numbers(item)]
     return []
@@ -188,14 +190,26 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_toml_char(ch) for ch in value) + '"'
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
         return "{ " + ", ".join(f"{k} = {format_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"(a {int(value.bit_length() * 0.30103) + 1}-digit number)"  # never str() a huge int
     return str(value)
+
+
+def _toml_char(ch: str) -> str:
+    """One character of a TOML basic string: quotes and backslashes escaped, controls as \\uXXXX."""
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 def build_section(

@@ -15,6 +15,7 @@ from .config import JkUartConfig
 if TYPE_CHECKING:
     import typer
 
+    from .simulator import SimulatedBms
     from .source import JkUartSource
 
 __all__ = ["JkUartConfig"]
@@ -29,7 +30,18 @@ def gateway_register_sources(register: RegisterSource) -> None:
 
         return JkUartSource(config, ctx)
 
-    register("jk_uart", build, config=JkUartConfig, description="JK BMS over UART/RS485 (4E 57 protocol)")
+    def simulator(cells: int) -> SimulatedBms:
+        from .simulator import SimulatedBms
+
+        return SimulatedBms(cells=cells)
+
+    register(
+        "jk_uart",
+        build,
+        config=JkUartConfig,
+        description="JK BMS over UART/RS485 (4E 57 protocol)",
+        simulator=simulator,
+    )
 
 
 @hookimpl

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from importlib.metadata import entry_points
 
 import pytest
@@ -15,7 +14,8 @@ from typer.testing import CliRunner
 
 from gateway_core import hookimpl
 from gateway_core.cli import build_app
-from gateway_core.model import CycleResult, Fault
+from gateway_core.errors import StartupError
+from gateway_core.model import CycleResult, Fault, Limits
 from gateway_core.plugins import make_plugin_manager
 from gateway_core.runner import build_gateway, run_gateway
 from tests.core.helpers import ScriptedPlugins, manager_with
@@ -79,6 +79,10 @@ class Recorder:
         self.closed = True
 
 
+def result_at(cycle: int) -> CycleResult:
+    return CycleResult(cycle, float(cycle), None, Limits(1.0, 1.0), True)
+
+
 def test_hook_gateway_cycle_completed():
     recorder = Recorder()
 
@@ -109,38 +113,75 @@ def test_hook_gateway_cycle_completed():
     assert recorder.closed
 
 
-def test_an_observer_that_cannot_open_refuses_the_start_with_exit_2():
-    class Taken(Recorder):
-        def open(self) -> None:
-            raise OSError("127.0.0.1:9108 is in use")
-
-    taken = Taken()
-
+def run_with_observer(observer: object, *extra: str):
     class Obs:
         @hookimpl
         def gateway_register_observers(self, register):
-            register("metrics", lambda config, ctx: taken)
+            register("metrics", lambda config, ctx: observer)
 
+    plugins = ScriptedPlugins()
     result = CliRunner().invoke(
-        build_app(manager_with(ScriptedPlugins(), Obs())),
+        build_app(manager_with(plugins, Obs())),
         [
-            "run",
-            "--source",
-            "fake",
-            "--policy",
-            "fixed",
-            "--sink",
-            "memory",
-            "--set",
-            'gateway.observers=["metrics"]',
-            "--cycles",
-            "1",
-            *FAST,
+            *("run", "--source", "fake", "--policy", "fixed", "--sink", "memory"),
+            *("--set", 'gateway.observers=["metrics"]', *extra, *FAST),
         ],
     )
+    return result, plugins
+
+
+def test_an_observer_that_cannot_open_never_keeps_frames_from_the_inverter():
+    class Taken(Recorder):
+        def open(self) -> None:
+            self.opened += 1
+            raise OSError("127.0.0.1:9108 is in use")
+
+    taken = Taken()
+    result, plugins = run_with_observer(taken, "--cycles", "3")
+    assert result.exit_code == 0, result.output
+    sink = plugins.sinks[0]
+    assert [lim.fault for _, lim in sink.published][:3] == [None, None, None]  # frames flowed
+    expected = "observer 'metrics' could not start: 127.0.0.1:9108 is in use; frames go on, retrying"
+    assert result.output.count(expected) == 1
+    assert taken.results == [] and taken.closed  # never fed while not open, closed at the end
+
+
+def test_an_observer_open_is_retried_with_backoff_until_it_works(monkeypatch):
+    from gateway_core import notifier as notifier_module
+
+    now = [0.0]
+    monkeypatch.setattr("gateway_core.notifier.time.monotonic", lambda: now[0])
+
+    class Flaky(Recorder):
+        def open(self) -> None:
+            self.opened += 1
+            if self.opened < 3:
+                raise OSError("port taken")
+
+    flaky = Flaky()
+    pm = manager_with()
+    notifier = notifier_module.ObserverNotifier(pm, threaded=False)
+    pm.register(flaky, name="observer:metrics")
+    with pytest.raises(OSError):
+        flaky.open()  # what run_gateway does first
+    notifier.retry_open("metrics", flaky, flaky.open)
+    for second in range(10):
+        now[0] = float(second)
+        notifier.submit(result_at(second))
+    assert flaky.opened == 3  # due after 1 s, then 2 s more: backoff, not once per cycle
+    assert [r.cycle for r in flaky.results] == [3, 4, 5, 6, 7, 8, 9]
+
+
+def test_an_observer_refusing_with_a_startup_error_stops_the_start_with_exit_2():
+    class Misconfigured(Recorder):
+        def open(self) -> None:
+            raise StartupError("web.listen 127.0.0.1:8080 is in use")
+
+    observer = Misconfigured()
+    result, _ = run_with_observer(observer, "--cycles", "1")
     assert result.exit_code == 2
-    assert "observer 'metrics' could not start: 127.0.0.1:9108 is in use" in result.output
-    assert taken.closed
+    assert "observer 'metrics' could not start: web.listen 127.0.0.1:8080 is in use" in result.output
+    assert observer.closed
 
 
 def test_a_failing_observer_never_stops_the_loop():
@@ -224,7 +265,8 @@ def test_example_third_party_plugin_runs_through_the_installed_command():
     assert "stopped after 3 cycles" in proc.stderr
 
 
-def test_sigterm_publishes_stop_and_exits_0(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1])
+def test_every_terminating_signal_publishes_stop_and_exits_0(tmp_path, signum):
     proc = subprocess.Popen(
         [
             *gateway_command(),
@@ -244,11 +286,17 @@ def test_sigterm_publishes_stop_and_exits_0(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # wait until the loop runs (handlers installed), however slow the machine
+        seen.append(line)
+        if "limits:" in line:
+            break
+    proc.send_signal(signum)
+    _, rest = proc.communicate(timeout=30)
+    err = "".join(seen) + rest
     assert proc.returncode == 0, err
-    assert "received SIGTERM" in err and "publishing stop limits once" in err
+    assert f"received {signal.Signals(signum).name}" in err and "publishing stop limits once" in err
 
 
 @pytest.mark.parametrize("flag", ["--version"])

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway_core.cli import build_app
-from gateway_core.demo import DEMO_FAULTS, DemoOptions, run_demo
-from gateway_core.demoview import CLEAR, PretendInverter
 from gateway_core.plugins import make_plugin_manager
+from gateway_demo.demo import DEMO_FAULTS, DemoOptions, run_demo
+from gateway_demo.view import CLEAR, PretendInverter
 
 RULE = "-" * 72
 

@@ -124,7 +124,7 @@ def test_serial_adapter_vanishes_and_returns(rigs, tmp_path):
     source_fault_stops_then_recovers(rig, unplug, plug, Fault.STALE_READING)
     problems = [p.message for r in rig.results for p in r.problems]
     assert any("unavailable" in m for m in problems)
-    assert rig.engine._source.failures >= 2  # reopened with backoff, not once per cycle only
+    assert rig.engine._packs[0].link.failures >= 2  # reopened with backoff, not once per cycle only
     # the outage left no descriptor behind (after stop both ptys are closed: allow for those)
     assert len(os.listdir("/proc/self/fd")) <= fds
 

@@ -28,12 +28,13 @@ from typing import Annotated
 import pluggy
 import typer
 
-from .clock import MonotonicClock
-from .demoview import PretendInverter, render, screen
-from .errors import StartupError
-from .model import CycleResult
-from .runner import build_gateway, run_gateway
-from .sdnotify import SdNotifier
+from gateway_core.clock import MonotonicClock
+from gateway_core.errors import StartupError
+from gateway_core.model import CycleResult
+from gateway_core.runner import build_gateway, run_gateway
+from gateway_core.sdnotify import SdNotifier
+
+from .view import PretendInverter, render, screen
 
 #: Faults the demo can inject: the simulator's reply faults, and pulling the adapter out.
 DEMO_FAULTS = (
@@ -68,6 +69,9 @@ class DemoOptions:
     fault_cycles: int = 10
     config: Path | None = None
     overrides: tuple[str, ...] = ()
+    packs: int = 1
+    fault_pack: int = 1
+    web: str = ""
 
 
 @dataclass
@@ -81,18 +85,39 @@ class DemoRun:
     exit_code: int = 0
 
 
+def pack_soc(opts: DemoOptions, index: int) -> float:
+    """Each simulated pack starts a little apart, so the bank has a weakest pack to show."""
+    return max(0.0, min(100.0, opts.soc_pct + 4.0 * index))
+
+
+def sim_name(name: str, index: int) -> str:
+    """The shared simulator name of pack ``index`` (0-based)."""
+    return name if index == 0 else f"{name}-pack{index + 1}"
+
+
 def demo_overrides(opts: DemoOptions, name: str) -> list[str]:
-    """The ``--set`` lines that wire simulator, policy and virtual bus (the user's own come last)."""
-    url = f"jksim://?cells={opts.cells}&capacity={opts.capacity_ah:g}&soc={opts.soc_pct:g}"
-    url += f"&speed={opts.speed:g}&name={name}"
+    """The ``--set`` lines that wire simulators, policy and virtual bus (the user's own come last)."""
+    timeout = f"{max(0.05, min(0.5, opts.period_s / 2))!r}"
+    sources: list[str] = []
+    for index in range(opts.packs):
+        url = f"jksim://?cells={opts.cells}&capacity={opts.capacity_ah:g}&soc={pack_soc(opts, index):g}"
+        url += f"&speed={opts.speed:g}&name={sim_name(name, index)}&seed={index + 1}"
+        if opts.packs == 1:
+            sources += ['gateway.source="jk_uart"', f'jk_uart.port="{url}"', f"jk_uart.timeout={timeout}"]
+        else:
+            pack = f"pack{index + 1}"
+            sources += [f'{pack}.plugin="jk_uart"', f'{pack}.port="{url}"', f"{pack}.timeout={timeout}"]
+    if opts.packs > 1:
+        listed = ", ".join(f'"pack{i + 1}"' for i in range(opts.packs))
+        sources.append(f"gateway.sources=[{listed}]")
+    observers = ['gateway.observers=["web"]', f'web.listen="{opts.web}"'] if opts.web else []
     return [
-        'gateway.source="jk_uart"',
+        *sources,
         'gateway.policy="limit_ladder"',
         'gateway.sink="pylontech"',
         "gateway.observers=[]",
+        *observers,
         f"gateway.period={opts.period_s!r}",
-        f'jk_uart.port="{url}"',
-        f"jk_uart.timeout={max(0.05, min(0.5, opts.period_s / 2))!r}",
         'pylontech.interface="virtual"',
         f'pylontech.channel="{name}"',
         # The ladder's 45 min wait before charging rises again, in simulated time.
@@ -139,13 +164,24 @@ def run_demo(
     from jk_uart.simulator import forget_simulator, get_simulator
 
     name = f"demo-{os.getpid()}-{next(_names)}"
-    sim = get_simulator(name, cells=opts.cells, capacity_ah=opts.capacity_ah, soc_pct=opts.soc_pct)
+    sims = [
+        get_simulator(
+            sim_name(name, index),
+            cells=opts.cells,
+            capacity_ah=opts.capacity_ah,
+            soc_pct=pack_soc(opts, index),
+            seed=index + 1,
+        )
+        for index in range(opts.packs)
+    ]
+    sim = sims[min(max(opts.fault_pack, 1), opts.packs) - 1]  # the pack --fault hits
     clock = MonotonicClock()
     inverter = PretendInverter(charge_a=opts.charge_a, discharge_a=opts.discharge_a)
     frames: dict[int, tuple[bytes, float]] = {}
     run = DemoRun(channel=name)
     events = EventLog()
-    title = f"battery-gateway demo: JK simulator -> limit_ladder -> Pylontech CAN (virtual bus {name})"
+    packs = f"{opts.packs} JK simulators" if opts.packs > 1 else "JK simulator"
+    title = f"battery-gateway demo: {packs} -> limit_ladder -> Pylontech CAN (virtual bus {name})"
     listener = can.Bus(interface="virtual", channel=name, receive_own_messages=False)
 
     def fault_notes(cycle: int) -> list[str]:
@@ -157,7 +193,8 @@ def run_demo(
             )
         last = opts.fault_at + opts.fault_cycles - 1
         state = "ACTIVE" if opts.fault_at <= cycle <= last else ("over" if cycle > last else "scheduled")
-        return [f"fault: {opts.fault} from cycle {opts.fault_at} to {last} ({state})"]
+        where = f" on pack{opts.fault_pack}" if opts.packs > 1 else ""
+        return [f"fault: {opts.fault}{where} from cycle {opts.fault_at} to {last} ({state})"]
 
     def steer_fault(cycle: int) -> None:
         if opts.fault is None:
@@ -174,7 +211,9 @@ def run_demo(
                 listener.send(can.Message(arbitration_id=HEARTBEAT_ID, data=bytes(8), is_extended_id=False))
                 frames[HEARTBEAT_ID] = (bytes(8), clock.now())
         now = clock.now()
-        sim.set_current(inverter.update(frames, now))
+        amps = inverter.update(frames, now)
+        for each in sims:
+            each.set_current(amps / len(sims))  # packs in parallel share the inverter's current
         events.cycle = result.cycle + 1
         run.results.append(result)
         run.frames.append(dict(frames))
@@ -210,7 +249,8 @@ def run_demo(
             run.final_frames[message.arbitration_id] = bytes(message.data)
     finally:
         listener.shutdown()
-        forget_simulator(name)
+        for index in range(opts.packs):
+            forget_simulator(sim_name(name, index))
     out(_goodbye(run))
     return run
 
@@ -241,8 +281,8 @@ def _goodbye(run: DemoRun) -> str:
     return "\n".join(lines) + "\n"
 
 
-def register_demo_command(app: typer.Typer, pm: pluggy.PluginManager) -> None:
-    """Add ``gateway demo`` to ``app``; it needs the jk_uart, limit_ladder and pylontech plugins in ``pm``."""
+def register_demo_command(app: typer.Typer) -> None:
+    """Add ``gateway demo`` to ``app``; it runs the installed jk_uart, limit_ladder and pylontech plugins."""
 
     @app.command()
     def demo(
@@ -269,6 +309,12 @@ def register_demo_command(app: typer.Typer, pm: pluggy.PluginManager) -> None:
         ] = None,
         fault_at: Annotated[int, typer.Option(min=1, help="cycle the fault starts")] = 10,
         fault_cycles: Annotated[int, typer.Option(min=1, help="cycles the fault lasts")] = 10,
+        packs: Annotated[int, typer.Option(min=1, max=8, help="simulated packs in parallel (a bank)")] = 1,
+        fault_pack: Annotated[int, typer.Option(min=1, help="the pack --fault hits (1 = the first)")] = 1,
+        web: Annotated[
+            bool, typer.Option("--web", help="serve the web page on the demo's data (needs the web plugin)")
+        ] = False,
+        web_listen: Annotated[str, typer.Option(help="address:port of --web's page")] = "127.0.0.1:8080",
         plain: Annotated[bool, typer.Option("--plain", help="append plain text even on a terminal")] = False,
         config: Annotated[
             Path | None, typer.Option("--config", "-c", help="TOML config (default: none)")
@@ -295,14 +341,21 @@ def register_demo_command(app: typer.Typer, pm: pluggy.PluginManager) -> None:
             fault_cycles,
             config,
             tuple(set_ or ()),
+            packs,
+            min(fault_pack, packs),
+            web_listen if web else "",
         )
         tty = sys.stdout.isatty() and not plain
 
         def out(text: str) -> None:
             typer.echo(text, nl=False)
 
+        from gateway_core.plugins import make_plugin_manager
+
+        if web:
+            out(f"the page: http://{web_listen}/ (Ctrl-C stops the demo)\n")
         try:
-            run = run_demo(pm, opts, out, tty=tty)
+            run = run_demo(make_plugin_manager(), opts, out, tty=tty)
         except StartupError as exc:
             typer.echo(f"gateway: error: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import BatteryReading, CycleResult
+from gateway_core.model import BatteryReading, CycleResult
 
 #: Latest data and receive time (clock seconds) per arbitration id.
 Frames = Mapping[int, tuple[bytes, float]]
