@@ -5,7 +5,9 @@ the metrics are rendered only when Prometheus scrapes, or when the textfile is d
 does no I/O: the HTTP endpoint starts in :meth:`PrometheusObserver.open`, which the core calls before
 the first cycle. If the port is taken, ``open()`` raises ``OSError`` and leaves nothing behind; the
 core starts the control loop anyway, logs the failure once and calls ``open()`` again with backoff
-(1, 2, 4 .. 30 s). Until it succeeds, cycles still update the metrics and the textfile.
+(1, 2, 4 .. 30 s), leaving the observer out until then. With a textfile configured, ``open()``
+does not raise: the observer stays in, so the textfile goes on, logs the failure once itself and
+retries the endpoint from its cycles with the same backoff.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from gateway_core import hookimpl
+from gateway_core.backoff import Backoff
 from gateway_core.model import CycleResult
 from gateway_core.roles import PluginContext
 
@@ -81,6 +84,8 @@ class PrometheusObserver:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._open_failures = 0
+        self._http_backoff = Backoff()
+        self._http_retry_at_s: float | None = None  # only with a textfile: the observer retries itself
         self._textfile_due_s: float | None = None
         self._textfile_failing = False
 
@@ -97,7 +102,8 @@ class PrometheusObserver:
         """Start the HTTP endpoint when ``listen`` is set; idempotent, and safe to call again after a
         failure (a failed attempt leaves no socket and no thread behind). A no-op after :meth:`close`.
 
-        :raises OSError: the address cannot be bound; the message names it and what to do.
+        :raises OSError: the address cannot be bound (the message names it and what to do), unless a
+            textfile is configured: then the failure is logged once and retried from the cycles.
         """
         address = self.config.address
         with self._lock:
@@ -107,7 +113,17 @@ class PrometheusObserver:
                 server = MetricsServer(address, self.registry, log=self._log)
             except OSError as exc:
                 self._open_failures += 1
-                raise OSError(exc.errno, bind_failure(self.config.listen, exc)) from exc
+                text = bind_failure(self.config.listen, exc)
+                if not self.config.textfile:
+                    raise OSError(exc.errno, text) from exc
+                first = self._http_retry_at_s is None
+                self._http_retry_at_s = self._ctx.clock.now() + self._http_backoff.next_delay()
+                if first:
+                    self._log.warning(
+                        "%s; the textfile goes on, the endpoint is retried with backoff (logged once)", text
+                    )
+                return
+            self._http_retry_at_s = None
             thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
             try:
                 thread.start()
@@ -129,14 +145,17 @@ class PrometheusObserver:
     def gateway_cycle_completed(self, result: CycleResult) -> None:
         """Fold ``result`` into the metrics; write the textfile when due.
 
-        Called: after every cycle, on the observer thread, whether the endpoint is open or not (it
-        never tries to open it: the core owns that); returns in microseconds except when the
-        textfile is due. :returns: nothing. :raises: nothing (textfile failures are logged once).
+        Called: after every cycle, on the observer thread, whether the endpoint is open or not; it
+        binds only to retry an endpoint that failed while a textfile is configured (otherwise the
+        core owns the retry). Returns in microseconds except when the textfile is due or a retry is.
+        :returns: nothing. :raises: nothing (failures are logged once).
         """
         self.collector.update(result)
         if self._closed:
             return
         now = self._ctx.clock.now()
+        if self._http_retry_at_s is not None and now >= self._http_retry_at_s:
+            self.open()
         if self.config.textfile and (self._textfile_due_s is None or now >= self._textfile_due_s):
             self._textfile_due_s = now + self.config.textfile_interval
             self._write_textfile_logged()
