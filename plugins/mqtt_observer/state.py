@@ -81,6 +81,10 @@ def build_state(
     now = result.started_at_s + result.duration_s if now_s is None else now_s
     reading = result.reading
     roles = {problem.role for problem in result.problems}
+    # with the sinks listed, a sink's report problems (the inverter is silent ...) are no lost link
+    sink_ok = (
+        all(s.published for s in result.sinks) if result.sinks else result.published and "sink" not in roles
+    )
     heard = None if result.peer_seen_at_s is None else round(max(0.0, now - result.peer_seen_at_s), 1)
     state: dict[str, Any] = {
         "cycle": result.cycle,
@@ -99,7 +103,7 @@ def build_state(
         "limits": limits_state(result.limits),
         "failsafe": result.limits.fault is not None,
         "source_ok": "source" not in roles and reading is not None,
-        "sink_ok": result.published and "sink" not in roles,
+        "sink_ok": sink_ok,
         "problems": [f"{p.role} {p.plugin}: {p.message}" for p in result.problems],
         "inverter_last_heard_s_ago": heard,
         "source": result.source,

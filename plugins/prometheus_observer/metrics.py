@@ -54,16 +54,15 @@ def advance(state: MetricsState, result: CycleResult) -> MetricsState:
     """Fold one cycle's result into ``state`` (pure).
 
     ``cycles`` follows ``result.cycle``, so results the core dropped are still counted; read errors
-    are problems of role ``source``, CAN errors problems of role ``sink``; ``limits_ignored_cycles``
+    are problems of role ``source``, CAN errors the sinks that could not publish (problems of role
+    ``sink`` when the result lists no sinks); ``limits_ignored_cycles``
     counts the results in which a sink reported that its inverter ignores the limits.
     """
-    read_errors = state.read_errors
-    can_errors = state.can_errors
-    for problem in result.problems:
-        if problem.role == "source":
-            read_errors += 1
-        elif problem.role == "sink":
-            can_errors += 1
+    read_errors = state.read_errors + sum(problem.role == "source" for problem in result.problems)
+    if result.sinks:  # a sink's report problems (the inverter is silent ...) are no failed publish
+        can_errors = state.can_errors + sum(not sink.published for sink in result.sinks)
+    else:
+        can_errors = state.can_errors + sum(problem.role == "sink" for problem in result.problems)
     last_read_s = state.last_read_s
     if result.reading is not None and (last_read_s is None or result.reading.taken_at_s > last_read_s):
         last_read_s = result.reading.taken_at_s

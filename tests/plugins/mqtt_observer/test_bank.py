@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from gateway_core.model import Fault, Limits
+from gateway_core.model import Fault, Limits, Problem, SinkResult
 from mqtt_observer.discovery import DiscoveryContext, discovery_messages, pack_node_ids
 from mqtt_observer.state import Shape, build_state, encode, limits_key, publish_key
 from tests.fakes import FakeClock
@@ -240,3 +240,12 @@ def test_a_change_of_charge_state_packs_online_or_obedience_is_published_at_once
     ):
         assert publish_key(changed) != publish_key(base)
     assert limits_key(base.limits) != limits_key(replace(base.limits, charge_state="bulk"))
+
+
+def test_a_sink_report_problem_is_not_a_lost_inverter_link():
+    clock = FakeClock()
+    result = bank_result(clock)
+    silent = Problem("sink", "inv1", "inverter silent on 0x305 for 12 s")
+    assert build_state(replace(result, problems=(silent,)))["sink_ok"] is True
+    down = SinkResult("inv2", "pylontech", False, None, (Problem("sink", "inv2", "bus off"),))
+    assert build_state(replace(result, sinks=(result.sinks[0], down)))["sink_ok"] is False

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway_core.model import Fault, Limits, MeterReading
+from gateway_core.model import Fault, Limits, MeterReading, Problem, PublishReport, SinkResult
 from tests.fakes import FakeClock
 
 from .helpers import WALL_NOW, bank_result, make_observer, make_result, parse, rich_reading, scrape_http
@@ -135,3 +135,14 @@ def test_obedience_per_sink_and_a_counter_of_the_cycles_it_was_ignored():
     plain = parse(render(make_result(clock, reading=rich_reading(clock))))  # no sink reports
     assert plain.value("battery_gateway_limits_ignored_cycles_total") == 0
     assert "battery_gateway_inverter_ignores_limits" not in plain.names
+
+
+def test_can_errors_count_sinks_that_could_not_publish_not_their_report_problems():
+    clock = FakeClock()
+    report_problem = Problem("sink", "inv1", "inverter silent on 0x305 for 12 s")
+    lost = Problem("sink", "inv2", "SinkUnavailable: bus off")
+    ok = SinkResult("inv1", "pylontech", True, PublishReport(6, problems=(report_problem.message,)))
+    failed = SinkResult("inv2", "pylontech", False, None, (lost,))
+    result = replace(bank_result(clock), sinks=(ok, failed), problems=(report_problem, lost))
+    m = parse(render(result, replace(result, cycle=2)))
+    assert m.value("battery_gateway_can_errors_total") == 2  # inv2, twice; never inv1's report
