@@ -186,13 +186,13 @@ class MqttObserver:
         with self._lock:
             self.messages_received += 1
         if size > MAX_PAYLOAD_BYTES:  # before any copy of it
-            with self._lock:
-                self.oversize_ignored += 1
             self._limiter.event(
                 "oversize messages ignored",
                 now,
                 f"ignoring a {size}-byte message on {message.topic[:80]}: at most {MAX_PAYLOAD_BYTES} bytes",
             )
+            with self._lock:  # counted after the log line, so a count seen implies its line
+                self.oversize_ignored += 1
             return
         if message.topic == self.status_topic:
             # Home Assistant restarted: send the configs again. A retained "online" arrives with the
@@ -218,13 +218,12 @@ class MqttObserver:
                 max_duration_s=cfg.override_max_duration_s,
             )
         except CommandError as exc:
+            self._limiter.event("charge limit commands refused", now, f"charge limit override refused: {exc}")
             with self._lock:
                 self.commands_refused += 1
-            self._limiter.event("charge limit commands refused", now, f"charge limit override refused: {exc}")
             return
         self.overrides.set(override)
         with self._lock:
-            self.commands_accepted += 1
             self._force = True
             self._override_active = override is not None
         if override is None:
@@ -235,6 +234,8 @@ class MqttObserver:
                 f"for {override.expires_at_s - now:.0f} s"
             )
         self._limiter.event("charge limit commands accepted", now, text)
+        with self._lock:
+            self.commands_accepted += 1
 
     def _note_override_expiry(self, now: float) -> None:
         if not self._override_active or self.overrides.get(now) is not None:
