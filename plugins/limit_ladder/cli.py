@@ -104,10 +104,10 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
-        data = from_bms_json(data)
-    elif "record" in data:
+    if "record" in data:  # a decoded record names itself (gateway jk_pb decode)
         data = from_record_json(data, index)
+    elif isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
+        data = from_bms_json(data)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
         raise InputError(
