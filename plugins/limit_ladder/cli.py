@@ -97,6 +97,19 @@ BMS_JSON_KEYS = (
 )  # fmt: skip
 
 
+def _without_cell_count(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """``cell_count`` (a BatteryReading property, in ``gateway daly decode`` JSON) must match the cells."""
+    if "cell_count" not in data:
+        return data
+    values = {key: value for key, value in data.items() if key != "cell_count"}
+    cells = values.get("cell_voltages_v")
+    if isinstance(cells, list) and data["cell_count"] != len(cells):
+        raise InputError(
+            f"reading {index + 1}: cell_count {data['cell_count']!r} but {len(cells)} cell voltages"
+        )
+    return values
+
+
 def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """A reading from a JSON object with BatteryReading keys, or a BMS plugin's decode JSON.
 
@@ -104,10 +117,14 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
-    if "record" in data:  # a decoded record names itself (gateway jk_pb decode)
+    declared = data.get("cell_count")
+    if "record" in data:
         data = from_record_json(data, index)
     elif isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
+    if declared is not None:  # a decoder's cell count must match the cells it gave
+        data = {**data, "cell_count": declared}
+    data = _without_cell_count(data, index)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
         raise InputError(

@@ -11,6 +11,7 @@ frame builder puts a current on the bus for stop limits or a measurement before 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import struct
 
@@ -20,9 +21,11 @@ from hypothesis import strategies as st
 from gateway_core.errors import FrameError
 from gateway_core.model import BatteryReading, Fault, LimitFlag, Limits
 from gateway_core.plausibility import implausibility
-from jk_uart.decode import decode_frame
-from jk_uart.protocol import FrameAssembler, build_frame, checksum, parse_frame
-from jk_uart.reading import to_reading
+from jk_uart.cli import parse_hex, read_frame_input
+from jk_uart.decode import CELLS, ID_TABLE, decode_frame
+from jk_uart.encode import NEW_FIRMWARE_TAIL, ORDER, encode_records
+from jk_uart.protocol import MAX_LENGTH, FrameAssembler, build_frame, checksum, parse_frame
+from jk_uart.reading import to_json, to_reading
 from jk_uart.simulator import SimulatedBms
 from pylontech_can.candump import MAX_LINE_BYTES, read_lines
 from pylontech_can.cli import parse_data, parse_id
@@ -117,6 +120,83 @@ def test_any_data_section_in_a_valid_frame_decodes_or_is_refused(data, command, 
     except (ValueError, FrameError):
         return  # too long for one frame: refused when building
     to_reading_or_frame_error(raw)
+
+
+#: Every id of a full reply with the width of its value (0x79 excluded: it is built apart).
+WIDTHS = {
+    data_id: width for data_id, (width, _name) in ID_TABLE.items() if data_id in ORDER + NEW_FIRMWARE_TAIL
+}
+EXTREMES = st.sampled_from([0, 1, 99, 100, 101, 140, 141, 255, 0x7FFF, 0x8000, 0xFFFF, 0xFFFFFFFF])
+
+
+@given(
+    cells=st.integers(1, 40),
+    values=st.dictionaries(st.sampled_from(sorted(WIDTHS)), EXTREMES | st.integers(0, 2**80), max_size=20),
+    texts=st.dictionaries(
+        st.sampled_from([0xB2, 0xB4, 0xB5, 0xB7, 0xBA]), st.binary(min_size=24, max_size=24)
+    ),
+)
+def test_huge_values_and_non_ascii_text_in_a_valid_reply_decode_or_are_refused(cells, values, texts):
+    """Extreme numbers (truncated to each id's width) and arbitrary bytes in the text ids."""
+    records = encode_records(SimulatedBms(cells=16).status)
+    for data_id, value in values.items():
+        width = WIDTHS[data_id]
+        records[data_id] = (value % 256**width).to_bytes(width, "big")
+    for data_id, raw in texts.items():
+        records[data_id] = raw[: WIDTHS[data_id]]
+    n = min(cells, 85)  # the 0x79 length byte holds 3 x N <= 255
+    records[CELLS] = bytes((3 * n,)) + b"".join(bytes((i,)) + b"\x0c\xe4" for i in range(1, n + 1))
+    data = b"".join(bytes((i,)) + records[i] for i in ORDER + NEW_FIRMWARE_TAIL)
+    try:
+        raw = build_frame(data)
+    except ValueError:
+        return  # too long for one frame
+    result = to_reading_or_frame_error(raw)
+    if isinstance(result, BatteryReading):
+        json.dumps(to_json(decode_frame(parse_frame(raw))))  # the CLI's JSON renders whatever was decoded
+        why = implausibility(result)
+        assert why is None or "\n" not in why
+
+
+ALPHABET = st.sampled_from([b"N", b"W", b"NW", b"\x00", b"\x01", b"\x02", b"\x13", b"h", b"\xff"])
+
+
+@given(pieces=st.lists(ALPHABET, max_size=3000), split=st.integers(1, 600))
+def test_a_stream_dense_with_false_frame_starts_stays_bounded(pieces, split):
+    """Pathological input: runs of 4E 57 with plausible lengths; the parser never keeps more than a frame."""
+    stream = b"".join(pieces)
+    assembler = FrameAssembler()
+    for at in range(0, len(stream), split):
+        for frame in assembler.feed(stream[at : at + split]):
+            to_reading_or_frame_error(frame.raw)
+        assert assembler.pending <= MAX_LENGTH + 2 + split
+        assert len(assembler.rejections) <= 32
+    assembler.expire()
+
+
+def test_a_megabyte_of_frame_starts_is_refused_without_a_frame():
+    assembler = FrameAssembler()
+    assert assembler.feed(b"NW\x01\x00" * 250_000) == []
+    assert assembler.pending <= MAX_LENGTH + 2
+
+
+@given(data=st.binary(max_size=2000) | st.builds(lambda b: b"NW" + b, st.binary(max_size=600)))
+def test_decode_stdin_gives_bytes_or_one_line_refusal(data):
+    """``jk_uart decode -``: any bytes on stdin (non-UTF-8 included) parse or are refused in one line."""
+    try:
+        raw = read_frame_input(data)
+    except ValueError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert isinstance(raw, bytes)
+
+
+@given(text=st.text(max_size=400) | st.just("4E" * 100_000) | st.just("0x" * 5000 + "g"))
+def test_hex_text_of_any_kind_parses_or_is_refused_in_one_line(text):
+    try:
+        parse_hex(text)
+    except ValueError as exc:
+        assert str(exc) and "\n" not in str(exc)
 
 
 @given(
