@@ -25,6 +25,12 @@ _held: dict[str, tuple[socket.socket, int]] = {}
 _lock = threading.Lock()
 
 
+def _private(resource: str) -> bool:
+    """Pseudo-terminals are not claimed: each belongs to whoever opened its master (a simulator, a
+    test rig), and the kernel reuses their numbers at once, so a claim would refuse strangers."""
+    return resource.startswith("serial:/dev/pts/")
+
+
 class Claims:
     """The ports one gateway claimed; :meth:`release` gives them back.
 
@@ -40,7 +46,7 @@ class Claims:
 
         :raises PortInUse: another process holds it.
         """
-        if resource in self._mine or not sys.platform.startswith("linux"):
+        if resource in self._mine or not sys.platform.startswith("linux") or _private(resource):
             return
         with _lock:
             held = _held.get(resource)
