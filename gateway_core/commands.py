@@ -58,6 +58,9 @@ def build_service_cli() -> typer.Typer:
             bool, typer.Option("--dry-run", help="print what would be written; write nothing")
         ] = False,
         force: Annotated[bool, typer.Option("--force", help="replace an existing config file")] = False,
+        web: Annotated[
+            bool, typer.Option("--web", help="add a drop-in that opens IP for the web page (docs/web.md)")
+        ] = False,
     ) -> None:
         """Write the systemd unit, the CAN .network file, the udev rule, the sysusers entry and a config."""
         executable = PurePosixPath(gateway) if gateway is not None else service.default_gateway_executable()
@@ -68,7 +71,12 @@ def build_service_cli() -> typer.Typer:
             raise typer.Exit(2)
         try:
             opts = service.InstallOptions(
-                executable, user=user, config=PurePosixPath(config), interface=interface, bitrate=bitrate
+                executable,
+                user=user,
+                config=PurePosixPath(config),
+                interface=interface,
+                bitrate=bitrate,
+                web=web,
             )
             plan = service.plan_install(opts)
             for warning in service.warnings_for(opts):
@@ -111,6 +119,9 @@ def build_service_cli() -> typer.Typer:
         except service.ServiceError as exc:
             typer.echo(f"gateway: error: {exc}", err=True)
             raise typer.Exit(2) from None
+        dropins = service.on_root(root, service.WEB_DROPIN_PATH).parent
+        if not dry_run and dropins.is_dir() and not any(dropins.iterdir()):
+            dropins.rmdir()
         if purge and not dry_run:
             config_dir = service.on_root(root, PurePosixPath(config)).parent
             if config_dir.is_dir() and not any(config_dir.iterdir()):

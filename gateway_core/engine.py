@@ -132,6 +132,11 @@ class Engine:
         self._offline: set[str] = set()
 
     @property
+    def sources(self) -> tuple[BmsSource, ...]:
+        """The source objects, one per pack (e.g. for a view of what their parsers dropped)."""
+        return tuple(pack.spec.source for pack in self._packs)
+
+    @property
     def deadline_s(self) -> float:
         """How long the packs' jobs may take in a cycle, and how old a decision may be when sent."""
         return LANE_SHARE * self._period_s
@@ -175,6 +180,7 @@ class Engine:
         for pack in self._packs:
             pack.link.close()
             pack.lane.close()
+            _close_quietly(pack.spec.policy)
         if self._meter_link is not None:
             self._meter_link.close()
         return self._result(started, None, limits, (), [], sinks, None, None, cycle=self._cycle + 1)
@@ -389,6 +395,17 @@ class Engine:
             log.info("limits: %s; %s", limits.summary(), "; ".join(limits.reasons) or "no reason given")
         self._logged = None if failsafe else limits
         self._was_failsafe = failsafe
+
+
+def _close_quietly(obj: object) -> None:
+    """Call ``obj.close()`` if it has one (a policy flushing its saved memory); never raises."""
+    close = getattr(obj, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:
+        log.warning("close() of %s failed: %s", type(obj).__name__, exc)
 
 
 def _values(limits: Limits) -> tuple[object, ...]:

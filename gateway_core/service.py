@@ -25,6 +25,8 @@ MARKER = "Installed by battery-gateway"
 UNIT_PATH = PurePosixPath("/etc/systemd/system/battery-gateway.service")
 UDEV_PATH = PurePosixPath("/etc/udev/rules.d/99-jkbms.rules")
 SYSUSERS_PATH = PurePosixPath("/etc/sysusers.d/battery-gateway.conf")
+#: The drop-in ``--web`` adds: IP for the web observer's page (the unit denies IP otherwise).
+WEB_DROPIN_PATH = PurePosixPath("/etc/systemd/system/battery-gateway.service.d/web.conf")
 NETWORK_DIR = PurePosixPath("/etc/systemd/network")
 DEFAULT_USER = "battery-gateway"
 DEFAULT_CONFIG = PurePosixPath(str(DEFAULT_CONFIG_PATH))
@@ -50,6 +52,7 @@ class InstallOptions:
     config: PurePosixPath = DEFAULT_CONFIG
     interface: str = DEFAULT_INTERFACE
     bitrate: int = DEFAULT_BITRATE
+    web: bool = False
 
     def __post_init__(self) -> None:
         if not _USER_RE.fullmatch(self.user):
@@ -142,6 +145,7 @@ def _fill(text: str, opts: InstallOptions) -> str:
 
 def plan_install(opts: InstallOptions) -> list[PlannedFile]:
     """The files ``gateway service install`` writes, filled in for ``opts``."""
+    web = [PlannedFile(WEB_DROPIN_PATH, _fill(template("web.conf"), opts), 0o644, "IP for the web page")]
     return [
         PlannedFile(UNIT_PATH, _fill(template("battery-gateway.service"), opts), 0o644, "systemd unit"),
         PlannedFile(
@@ -152,6 +156,7 @@ def plan_install(opts: InstallOptions) -> list[PlannedFile]:
         PlannedFile(
             opts.config, _fill(template("gateway.toml"), opts), 0o644, "commented config", keep_existing=True
         ),
+        *(web if opts.web else []),
     ]
 
 
@@ -214,7 +219,7 @@ def apply_plan(
 def installed_files(interface: str = DEFAULT_INTERFACE) -> list[PurePosixPath]:
     """The files ``uninstall`` removes (never the config; ``--purge`` adds it)."""
     network = InstallOptions(PurePosixPath("/usr/bin/gateway"), interface=interface).network_path
-    return [UNIT_PATH, network, UDEV_PATH, SYSUSERS_PATH]
+    return [UNIT_PATH, network, UDEV_PATH, SYSUSERS_PATH, WEB_DROPIN_PATH]
 
 
 def uninstall(
@@ -277,6 +282,7 @@ def next_steps(opts: InstallOptions, *, root_is_system: bool = True) -> str:
         "  udevadm control --reload && udevadm trigger --subsystem-match=tty   # /dev/jkbms",
         f"  systemctl enable --now systemd-networkd   # brings {opts.interface} up at {opts.bitrate} bit/s",
         f"  editor {opts.config}",
+        *(['  #   for the page: observers = ["web"], [web] listen = "0.0.0.0:8080"'] if opts.web else []),
         "  # check the set-up without driving the inverter: read the BMS as the service user, then",
         "  # watch the bus (nothing is sent; the inverter's 0x305 shows once it is wired)",
         f"  sudo -u {opts.user} {opts.gateway} jk_uart read --port /dev/jkbms",

@@ -11,6 +11,7 @@ No ``from __future__ import annotations`` here: typer reads the annotations at r
 (``jk_uart``, ``pylontech_can``) and python-can are imported inside the functions.
 """
 
+import collections
 import itertools
 import logging
 import os
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pluggy
 import typer
@@ -180,21 +181,35 @@ def run_demo(
     frames: dict[int, tuple[bytes, float]] = {}
     run = DemoRun(channel=name)
     events = EventLog()
-    packs = f"{opts.packs} JK simulators" if opts.packs > 1 else "JK simulator"
-    title = f"battery-gateway demo: {packs} -> limit_ladder -> Pylontech CAN (virtual bus {name})"
+    packs = f"{opts.packs} JK sims" if opts.packs > 1 else "JK sim"
+    title = f"battery-gateway demo: {packs} -> limit_ladder -> Pylontech CAN"
     listener = can.Bus(interface="virtual", channel=name, receive_own_messages=False)
+
+    hold_s = 2700.0 / max(opts.speed, 1.0)
+    clock_note = f"battery time runs {opts.speed:g}x: the 45 min re-rise hold takes {hold_s:.1f} s here" + (
+        "" if opts.cycles else "; Ctrl-C stops (stop limits go out once)"
+    )
+    dropped: collections.Counter[str] = collections.Counter()
+    gateway_box: list[Any] = []
+
+    def parser_note() -> str:
+        if not gateway_box:
+            return ""
+        for source in gateway_box[0].engine.sources:
+            for rejection in getattr(source, "rejections", ()):
+                dropped[rejection.reason] += rejection.dropped
+        if not dropped:
+            return "nothing dropped"
+        parts = ", ".join(f"{reason} {count} B" for reason, count in dropped.most_common(3))
+        return f"dropped {parts}, read on"
 
     def fault_notes(cycle: int) -> list[str]:
         if opts.fault is None:
-            return (
-                []
-                if opts.cycles
-                else ["Ctrl-C stops the demo (the gateway sends stop limits once on the way out)"]
-            )
+            return [clock_note]
         last = opts.fault_at + opts.fault_cycles - 1
         state = "ACTIVE" if opts.fault_at <= cycle <= last else ("over" if cycle > last else "scheduled")
         where = f" on pack{opts.fault_pack}" if opts.packs > 1 else ""
-        return [f"fault: {opts.fault}{where} from cycle {opts.fault_at} to {last} ({state})"]
+        return [clock_note, f"fault: {opts.fault}{where} from cycle {opts.fault_at} to {last} ({state})"]
 
     def steer_fault(cycle: int) -> None:
         if opts.fault is None:
@@ -225,8 +240,10 @@ def run_demo(
             inverter=inverter,
             notes=fault_notes(result.cycle),
             events=list(events.lines),
+            parser=parser_note(),
         )
-        out(screen(lines, tty=tty, width=shutil.get_terminal_size().columns))
+        size = shutil.get_terminal_size()
+        out(screen(lines, tty=tty, width=size.columns, height=size.lines))
         steer_fault(result.cycle + 1)
 
     try:
@@ -241,6 +258,7 @@ def run_demo(
                 sd_notify=SdNotifier(""),
                 on_cycle=on_cycle,
             )
+            gateway_box.append(gateway)
             with _signals_restored():
                 run.exit_code = run_gateway(
                     gateway, install_signals=threading.current_thread() is threading.main_thread()

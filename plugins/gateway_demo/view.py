@@ -60,7 +60,7 @@ class PretendInverter:
         )
         if not limits or now_s - frames[LIMITS_ID][1] > self.timeout_s:
             self.amps = 0.0
-            self.note = "no limits from the battery: standing by at 0 A"
+            self.note = "no limits yet: stands by at 0 A"
             return self.amps
         ccl = float(limits.get("charge_current_limit_a", 0.0))
         dcl = float(limits.get("discharge_current_limit_a", 0.0))
@@ -73,31 +73,33 @@ class PretendInverter:
             self.charging = True
         if self.charging:
             self.amps = min(self.charge_a, ccl) if may_charge else 0.0
-            self.note = f"charging {self.amps:.1f} A (wants {self.charge_a:g} A, CCL {ccl:.1f} A)"
+            self.note = f"charges {self.amps:.1f} A (wants {self.charge_a:g})"
             if not may_charge:
-                self.note = "would charge, but the battery allows no charging: 0 A"
+                self.note = "may not charge: 0 A"
         else:
             self.amps = -min(self.discharge_a, dcl) if may_discharge else 0.0
-            self.note = f"discharging {-self.amps:.1f} A (wants {self.discharge_a:g} A, DCL {dcl:.1f} A)"
+            self.note = f"discharges {-self.amps:.1f} A (wants {self.discharge_a:g})"
             if not may_discharge:
-                self.note = "would discharge, but the battery allows no discharging: 0 A"
+                self.note = "may not discharge: 0 A"
         return self.amps
 
 
-def bms_lines(reading: BatteryReading | None) -> list[str]:
-    """The reading the limits rest on, as the gateway decoded it from the JK BMS."""
+def bms_lines(reading: BatteryReading | None, now_s: float) -> list[str]:
+    """The reading the limits rest on, with its age, as the gateway decoded it (3 lines)."""
     if reading is None:
-        return ["  no valid reading backs this cycle"]
+        return ["  no valid reading backs this cycle", "", ""]
     cells = reading.cell_voltages_v
     low, high = cells.index(min(cells)) + 1, cells.index(max(cells)) + 1
-    temps = " / ".join(f"{t:g}" for t in reading.temperatures_c) or "-"
+    temps = "/".join(f"{t:g}" for t in reading.temperatures_c) or "-"
     mosfet = f", MOSFET {reading.bms_temperature_c:g}" if reading.bms_temperature_c is not None else ""
+    packs = f"  {reading.pack_count} packs" if reading.pack_count > 1 else ""
+    age = max(0.0, now_s - reading.taken_at_s)
     return [
-        f"  pack   {reading.voltage_v:.2f} V  {reading.current_a:+.1f} A  {reading.power_w:+.0f} W"
-        f"  SOC {reading.soc_pct:g} %",
-        f"  cells  {reading.cell_count} x  min {reading.min_cell_v:.3f} V (#{low})"
-        f"  max {reading.max_cell_v:.3f} V (#{high})  delta {reading.cell_delta_v * 1000:.0f} mV",
-        f"  temps  {temps} °C{mosfet} °C   MOSFETs charge {_on(reading.charge_enabled)},"
+        f"  {reading.voltage_v:.2f} V  {reading.current_a:+.1f} A  {reading.power_w:+.0f} W"
+        f"  SOC {reading.soc_pct:g} %{packs}  (reading {age:.1f} s old)",
+        f"  {reading.cell_count} cells  min {reading.min_cell_v:.3f} V #{low}"
+        f"  max {reading.max_cell_v:.3f} V #{high}  delta {reading.cell_delta_v * 1000:.0f} mV",
+        f"  {temps} °C{mosfet} °C  MOSFETs charge {_on(reading.charge_enabled)},"
         f" discharge {_on(reading.discharge_enabled)}",
     ]
 
@@ -106,16 +108,40 @@ def _on(flag: bool) -> str:
     return "on" if flag else "off"
 
 
+MAX_REASONS = 4
+
+
 def limit_lines(result: CycleResult) -> list[str]:
-    """The limits the gateway decided, with every reason; the fail-safe stands out."""
+    """The limits the gateway decided, with their reasons (at most a few); the fail-safe stands out."""
     limits = result.limits
     if limits.fault is not None:
-        head = f"  FAIL-SAFE ({limits.fault.value}): charge 0 A, discharge 0 A, nothing enabled"
+        head = f"LIMITS  *** FAIL-SAFE ({limits.fault.value}): 0 A both ways, nothing enabled ***"
     else:
-        head = f"  {limits.summary()}"
-    lines = [head, *(f"    - {reason}" for reason in limits.reasons)]
+        head = f"LIMITS  {limits.summary()}"
+    reasons = list(limits.reasons)
+    shown = [f"  - {reason}" for reason in reasons[:MAX_REASONS]]
+    if len(reasons) > MAX_REASONS:
+        shown[-1] = f"  - ... and {len(reasons) - MAX_REASONS + 1} more reasons"
+    lines = [head, *shown]
     if not result.published:
-        lines.append("    ! the sink could not publish this cycle")
+        lines.append("  ! the sink could not publish this cycle")
+    return lines
+
+
+def frame_lines(frames: Frames, now_s: float) -> list[str]:
+    """What the inverter sees, one short decoded line per frame id (fits 80 columns)."""
+    from pylontech_can.monitor import summarize
+
+    order = [0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E, 0x305]
+    lines = []
+    for arbitration_id in [*order, *sorted(set(frames) - set(order))]:
+        if arbitration_id not in frames:
+            lines.append(f"  0x{arbitration_id:03X}  not seen")
+            continue
+        data, at = frames[arbitration_id]
+        lines.append(
+            f"  0x{arbitration_id:03X} {max(0.0, now_s - at):4.1f}s  {summarize(arbitration_id, data)}"
+        )
     return lines
 
 
@@ -128,27 +154,29 @@ def render(
     inverter: PretendInverter,
     notes: Sequence[str] = (),
     events: Sequence[str] = (),
+    parser: str = "",
 ) -> list[str]:
-    """Every line of one cycle's view."""
-    from pylontech_can.monitor import render_view
-
-    lines = [f"{title}  cycle {result.cycle}", f"inverter reacts: {inverter.note}"]
+    """Every line of one cycle's view, most important first (a small terminal cuts the end)."""
+    lines = [f"{title} | cycle {result.cycle}"]
     lines += notes
-    lines += ["", f"BMS  ({result.source}: what the simulated JK reported)", *bms_lines(result.reading)]
-    lines += ["", f"LIMITS  ({result.policy})", *limit_lines(result)]
-    lines += ["", "INVERTER SEES  (decoded from the CAN bus)"]
-    lines += [f"  {line}" for line in render_view(frames, now_s)]
-    if result.peer_seen_at_s is not None:
-        lines.append(
-            f"  the gateway heard the inverter's 0x305 {max(0.0, now_s - result.peer_seen_at_s):.1f} s ago"
-        )
+    lines += [f"BMS  {result.source}" + (f"  | parser: {parser}" if parser else "")]
+    lines += bms_lines(result.reading, now_s)
+    lines += limit_lines(result)
+    heard = (
+        f"gateway heard 0x305 {max(0.0, now_s - result.peer_seen_at_s):.1f} s ago"
+        if result.peer_seen_at_s is not None
+        else "gateway heard no 0x305"
+    )
+    lines += [f"INVERTER  {inverter.note}; {heard}"]
+    lines += frame_lines(frames, now_s)
     if events:
-        lines += ["", "EVENTS", *(f"  {event}" for event in events)]
+        lines += [f"  {event}" for event in events[-3:]]
     return lines
 
 
-def screen(lines: Sequence[str], *, tty: bool, width: int = 200) -> str:
-    """One frame of output: redrawn in place on a terminal, appended (with a rule) otherwise."""
+def screen(lines: Sequence[str], *, tty: bool, width: int = 200, height: int = 0) -> str:
+    """One frame of output: redrawn in place on a terminal (cut to its size), appended otherwise."""
     if tty:
-        return CLEAR + "\n".join(line[:width] for line in lines) + "\n"
+        shown = list(lines)[: height - 1] if height > 1 else list(lines)
+        return CLEAR + "\n".join(line[: width - 1] for line in shown) + "\n"
     return "\n".join(["-" * 72, *lines]) + "\n"

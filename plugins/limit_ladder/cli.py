@@ -12,20 +12,24 @@ from typing import Annotated, Any
 import typer
 
 from gateway_core.config import load_raw
-from gateway_core.errors import ConfigError
-from gateway_core.model import Alarm, BatteryReading, Fault, GatewayState, Limits
+from gateway_core.errors import ConfigError, PolicyError
+from gateway_core.model import Alarm, BatteryReading, Fault, GatewayState, Limits, MeterReading
 from gateway_core.plausibility import implausibility
 from gateway_core.settings import build_section
 
+from .charging import duration
 from .config import LadderConfig
 from .policy import LadderMemory, decide
 
 SECTION = "limit_ladder"
 READING_KEYS = tuple(f.name for f in dataclasses.fields(BatteryReading))
 NO_HISTORY = (
-    "one reading has no history: hysteresis, hold times, ramps and oscillation need a sequence "
-    "(pass a JSON list of readings on stdin)"
+    "one reading has no history: hysteresis, hold times, ramps, oscillation and the charge states "
+    "need a sequence (pass a JSON list of readings on stdin)"
 )
+#: Besides the BatteryReading keys, a replayed reading may carry the grid meter's power.
+GRID_KEY = "grid_power_w"
+MAX_STDIN_BYTES = 8 * 1024 * 1024
 
 
 class InputError(ValueError):
@@ -84,12 +88,12 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
     if isinstance(data.get("temperatures_c"), dict):
         data = from_bms_json(data)
-    unknown = sorted(set(data) - set(READING_KEYS))
+    unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
         raise InputError(
             f"reading {index + 1}: unknown key(s) {', '.join(unknown)}; known: {', '.join(READING_KEYS)}"
         )
-    values: dict[str, Any] = dict(data)
+    values: dict[str, Any] = {k: v for k, v in data.items() if k != GRID_KEY}
     cells = values.get("cell_voltages_v")
     if not isinstance(cells, list) or not cells:
         raise InputError(f"reading {index + 1}: cell_voltages_v must be a non-empty list of volts")
@@ -103,28 +107,60 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
         values.setdefault("current_a", 0.0)
         values.setdefault("soc_pct", 50.0)
         return BatteryReading(**values)
+    except OverflowError:
+        raise InputError(f"reading {index + 1}: a number is too large") from None
     except (TypeError, ValueError) as exc:
         raise InputError(f"reading {index + 1}: {exc}") from None
 
 
-def explain_sequence(readings: list[BatteryReading], config: LadderConfig) -> list[Limits]:
-    """Decide each reading in order, as the gateway would (time from ``taken_at_s``)."""
+def meter_from_json(data: object, reading: BatteryReading, index: int) -> MeterReading | None:
+    """The grid meter a replayed reading carries (``grid_power_w``), taken with the reading."""
+    if not isinstance(data, dict) or data.get(GRID_KEY) is None:
+        return None
+    power = data[GRID_KEY]
+    if isinstance(power, bool) or not isinstance(power, int | float):
+        raise InputError(f"reading {index + 1}: {GRID_KEY} must be a number of watts")
+    try:
+        return MeterReading("explain", reading.taken_at_s, float(power))
+    except (OverflowError, ValueError):
+        raise InputError(f"reading {index + 1}: {GRID_KEY} must be a finite number of watts") from None
+
+
+def explain_sequence(
+    readings: list[BatteryReading],
+    config: LadderConfig,
+    meters: list[MeterReading | None] | None = None,
+) -> list[tuple[Limits, LadderMemory]]:
+    """Decide each reading in order, as the gateway would (time from ``taken_at_s``).
+
+    Returns each decision with the memory after it (the charge state and since when). A policy
+    error gives the engine's stop limits, as in the gateway.
+    """
     memory = LadderMemory()
     previous: Limits | None = None
-    out: list[Limits] = []
+    out: list[tuple[Limits, LadderMemory]] = []
     for cycle, reading in enumerate(readings, start=1):
         why = implausibility(reading)
+        meter = meters[cycle - 1] if meters else None
         if why is not None:
             limits = Limits.stop(f"implausible reading: {why}", Fault.IMPLAUSIBLE_READING)
         else:
-            state = GatewayState(now_s=reading.taken_at_s, cycle=cycle, previous=previous)
-            limits, memory = decide(reading, memory, state, config)
-        out.append(limits)
+            state = GatewayState(now_s=reading.taken_at_s, cycle=cycle, previous=previous, meter=meter)
+            try:
+                limits, memory = decide(reading, memory, state, config)
+            except PolicyError as exc:
+                limits = Limits.stop(f"policy 'limit_ladder' failed: {exc}", Fault.POLICY_ERROR)
+        out.append((limits, memory))
         previous = limits
     return out
 
 
-def _as_dict(reading: BatteryReading, limits: Limits) -> dict[str, Any]:
+def _in_state_s(reading: BatteryReading, limits: Limits, memory: LadderMemory) -> float | None:
+    since = memory.charge_state.since_s
+    return None if limits.charge_state is None or since is None else reading.taken_at_s - since
+
+
+def _as_dict(reading: BatteryReading, limits: Limits, memory: LadderMemory) -> dict[str, Any]:
     return {
         "reading": {
             "cells": reading.cell_count,
@@ -139,13 +175,16 @@ def _as_dict(reading: BatteryReading, limits: Limits) -> dict[str, Any]:
         "discharge_current_a": limits.discharge_current_a,
         "charge_voltage_v": limits.charge_voltage_v,
         "discharge_voltage_v": limits.discharge_voltage_v,
+        "charge_state": limits.charge_state,
+        "charge_state_for_s": _in_state_s(reading, limits, memory),
+        "reported_soc_pct": limits.reported_soc_pct,
         "flags": [f.name for f in type(limits.flags) if f in limits.flags and f.name],
         "fault": limits.fault.value if limits.fault is not None else None,
         "reasons": list(limits.reasons),
     }
 
 
-def _print_human(reading: BatteryReading, limits: Limits) -> None:
+def _print_human(reading: BatteryReading, limits: Limits, memory: LadderMemory) -> None:
     temps = ", ".join(f"{t:.1f}" for t in reading.temperatures_c) or "none"
     typer.echo(
         f"reading: {reading.cell_count} cells, lowest {reading.min_cell_v:.3f} V, highest "
@@ -156,6 +195,11 @@ def _print_human(reading: BatteryReading, limits: Limits) -> None:
     typer.echo(f"  discharge  {limits.discharge_current_a:g} A")
     for label, volts in (("CVL", limits.charge_voltage_v), ("DVL", limits.discharge_voltage_v)):
         typer.echo(f"  {label}        {'-' if volts is None else f'{volts:.2f} V'}")
+    in_state = _in_state_s(reading, limits, memory)
+    if limits.charge_state is not None and in_state is not None:
+        typer.echo(f"  state      {limits.charge_state} for {duration(in_state)}")
+    if limits.reported_soc_pct is not None:
+        typer.echo(f"  SOC sent   {limits.reported_soc_pct:g} % (BMS {reading.soc_pct:g} %)")
     typer.echo("  reasons:")
     for reason in limits.reasons:
         typer.echo(f"    - {reason}")
@@ -195,19 +239,22 @@ def _readings_from_options(
     return [reading_from_json(data)]
 
 
-def _readings_from_stdin() -> tuple[list[BatteryReading], bool]:
+def _readings_from_stdin() -> tuple[list[BatteryReading], list[MeterReading | None], bool]:
     if sys.stdin.isatty():
         raise InputError("give the reading with --cells ... or as JSON on stdin")
-    text = sys.stdin.read()
+    text = sys.stdin.read(MAX_STDIN_BYTES + 1)
+    if len(text) > MAX_STDIN_BYTES:
+        raise InputError(f"stdin holds more than {MAX_STDIN_BYTES // (1024 * 1024)} MiB")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"stdin is not JSON: {exc}") from None
-    if isinstance(data, list):
-        if not data:
-            raise InputError("stdin holds an empty list; give at least one reading")
-        return [reading_from_json(item, i) for i, item in enumerate(data)], True
-    return [reading_from_json(data)], False
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer of > 4300 digits
+        raise InputError(f"stdin is not JSON: {str(exc).splitlines()[0][:120]}") from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise InputError("stdin holds an empty list; give at least one reading")
+    readings = [reading_from_json(item, i) for i, item in enumerate(items)]
+    meters = [meter_from_json(item, r, i) for i, (item, r) in enumerate(zip(items, readings, strict=True))]
+    return readings, meters, isinstance(data, list)
 
 
 def build_cli() -> typer.Typer:
@@ -247,7 +294,8 @@ def build_cli() -> typer.Typer:
         """Print the limits and every reason for a reading (--cells ... or JSON on stdin).
 
         A JSON list on stdin is replayed in order (time from taken_at_s), showing hysteresis,
-        hold times, ramps and oscillation counteraction.
+        hold times, ramps, oscillation counteraction (a reading may carry grid_power_w) and the
+        charge states (bulk, absorption, float) with the time spent in each.
         """
         try:
             ladder_config = load_config(config, set_ or [])
@@ -269,21 +317,22 @@ def build_cli() -> typer.Typer:
                     bms_charge_limit,
                     bms_discharge_limit,
                 )
+                meters: list[MeterReading | None] = [None]
                 sequence = False
             else:
-                readings, sequence = _readings_from_stdin()
+                readings, meters, sequence = _readings_from_stdin()
         except InputError as exc:
             typer.echo(f"gateway: error: {exc}", err=True)
             raise typer.Exit(2) from None
-        decisions = explain_sequence(readings, ladder_config)
+        decisions = explain_sequence(readings, ladder_config, meters)
         if as_json:
-            rows = [_as_dict(r, lim) for r, lim in zip(readings, decisions, strict=True)]
+            rows = [_as_dict(r, lim, mem) for r, (lim, mem) in zip(readings, decisions, strict=True)]
             typer.echo(json.dumps(rows if sequence else rows[0], indent=2, ensure_ascii=False))
             return
-        for number, (reading, limits) in enumerate(zip(readings, decisions, strict=True), start=1):
+        for number, (reading, (limits, memory)) in enumerate(zip(readings, decisions, strict=True), start=1):
             if sequence:
                 typer.echo(f"[{number}] t = {reading.taken_at_s:g} s")
-            _print_human(reading, limits)
+            _print_human(reading, limits, memory)
         if not sequence:
             typer.echo(f"note: {NO_HISTORY}")
 

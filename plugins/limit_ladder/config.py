@@ -3,7 +3,9 @@
 Defaults reproduce the original script's documented LiFePO4 table (README, Dec 2023), with one fix:
 a cell below 2.70 V gets a gentle 5 A recovery charge instead of full current. Ladders are lists of
 ``[threshold_v, amps]`` steps, highest threshold first; the first step whose threshold the cell
-reaches wins, and ``*_below_a`` applies below the last step.
+reaches wins, and ``*_below_a`` applies below the last step. The charge states (bulk, absorption,
+float) default to a 16S LiFePO4 pack's usual values: 3.45 V per cell absorption, 3.375 V float.
+Shape and cross-field checks live in :mod:`.validate`.
 """
 
 from __future__ import annotations
@@ -14,17 +16,27 @@ from dataclasses import dataclass
 
 from gateway_core.settings import setting
 
-#: Plausible LiFePO4 / Li-ion cell range for ladder thresholds and per-cell voltages.
-MIN_CELL_THRESHOLD_V = 2.0
-MAX_CELL_THRESHOLD_V = 4.5
-MAX_AMPS = 1000.0
+from .validate import (
+    MAX_AMPS,
+    MAX_CELL_V,
+    MIN_CELL_V,
+    Ladder,
+    check_derate,
+    check_ladder,
+    check_levels,
+    check_state_dir,
+    check_voltages,
+    pairs,
+)
 
-Ladder = tuple[tuple[float, float], ...]
+MAX_WATTS = 100000.0
+
+__all__ = ["MAX_AMPS", "MAX_CELL_V", "MIN_CELL_V", "Ladder", "LadderConfig"]
 
 
 @dataclass(frozen=True, slots=True)
 class LadderConfig:
-    """Threshold ladders, hysteresis, caps, temperature windows and oscillation counteraction."""
+    """Threshold ladders, hysteresis, caps, temperature windows, charge states and oscillation."""
 
     charge_ladder: tuple[tuple[float, float], ...] = setting(
         [[3.55, 0.0], [3.50, 2.0], [3.47, 15.0], [3.45, 30.0], [3.00, 60.0], [2.70, 30.0]],
@@ -56,21 +68,98 @@ class LadderConfig:
         True, help="cap by the BMS's own over-current protection when reported"
     )
     charge_voltage_per_cell: float = setting(
-        3.45, min=MIN_CELL_THRESHOLD_V, max=MAX_CELL_THRESHOLD_V, unit="V", help="CVL per cell (x cell count)"
+        3.45,
+        min=MIN_CELL_V,
+        max=MAX_CELL_V,
+        unit="V",
+        help="CVL per cell (x cell count) in bulk and absorption",
     )
     discharge_voltage_per_cell: float = setting(
-        3.15, min=MIN_CELL_THRESHOLD_V, max=MAX_CELL_THRESHOLD_V, unit="V", help="DVL per cell (x cell count)"
+        3.15, min=MIN_CELL_V, max=MAX_CELL_V, unit="V", help="DVL per cell (x cell count)"
     )
     charge_voltage: float | None = setting(
-        None, min=1.0, max=1000.0, unit="V", help="absolute CVL; overrides charge_voltage_per_cell"
+        None,
+        min=1.0,
+        max=1000.0,
+        unit="V",
+        help="absolute CVL (bulk, absorption); overrides charge_voltage_per_cell; 2-4.5 V per cell",
     )
     discharge_voltage: float | None = setting(
-        None, min=1.0, max=1000.0, unit="V", help="absolute DVL; overrides discharge_voltage_per_cell"
+        None,
+        min=1.0,
+        max=1000.0,
+        unit="V",
+        help="absolute DVL; overrides discharge_voltage_per_cell; 2-4.5 V per cell",
+    )
+    cells: int | None = setting(
+        None,
+        min=1,
+        max=64,
+        help="cells in series: absolute voltages are checked against it at start, and a reading "
+        "with another count fails safe (not set: checked at decide time)",
+    )
+    charge_states: bool = setting(
+        True,
+        help="bulk -> absorption -> float charge states and the SOC the inverter sees "
+        "(false: a fixed CVL and the BMS's SOC)",
+    )
+    absorption_hold_s: float = setting(
+        900.0,
+        min=0.0,
+        max=86400.0,
+        unit="seconds",
+        help="the pack is full (float) once the tail current and the cell spread held this long at the CVL",
+    )
+    absorption_tail_current: float = setting(
+        5.0, min=0.0, max=MAX_AMPS, unit="A", help="full needs the charge current at or below this"
+    )
+    absorption_max_delta_v: float = setting(
+        0.015,
+        min=0.0,
+        max=0.5,
+        unit="V",
+        help="full needs the cell spread (highest - lowest) at or below this",
+    )
+    float_voltage_per_cell: float = setting(
+        3.375, min=MIN_CELL_V, max=MAX_CELL_V, unit="V", help="CVL per cell (x cell count) in float"
+    )
+    rebulk_below_soc: float = setting(
+        90.0,
+        min=0.0,
+        max=100.0,
+        unit="%",
+        help="back to bulk when the SOC falls below this (0: never by SOC)",
+    )
+    rebulk_below_cell_v: float = setting(
+        3.30,
+        min=MIN_CELL_V,
+        max=MAX_CELL_V,
+        unit="V",
+        help="back to bulk when the lowest cell falls below this",
+    )
+    cell_target_v: float = setting(
+        3.50,
+        min=MIN_CELL_V,
+        max=MAX_CELL_V,
+        unit="V",
+        help="while a cell is above this, the CVL is lowered by the excess x cell count (never below float)",
+    )
+    reported_soc_max: float = setting(
+        98.0,
+        min=50.0,
+        max=100.0,
+        unit="%",
+        help="the SOC the inverter sees is at most this until float (then 100)",
+    )
+    state_dir: str = setting(
+        "",
+        help='directory of the policy memory file (one small JSON per pack); "": $STATE_DIRECTORY '
+        "(systemd StateDirectory=), else not kept",
     )
     charge_rerise_below_v: float = setting(
         3.40,
-        min=MIN_CELL_THRESHOLD_V,
-        max=MAX_CELL_THRESHOLD_V,
+        min=MIN_CELL_V,
+        max=MAX_CELL_V,
         unit="V",
         help="charge limit rises again only while the highest cell is below this",
     )
@@ -133,8 +222,13 @@ class LadderConfig:
         30.0, min=0.1, max=3600.0, unit="seconds", help="defence in depth: older readings give 0 A"
     )
     oscillation: bool = setting(True, help="detect inverters pushing the battery back and forth")
+    oscillation_input: str = setting(
+        "current",
+        choices=("current", "grid_power"),
+        help="what swings: the battery current, or the grid meter's power (needs [gateway] meter)",
+    )
     oscillation_window_s: float = setting(
-        20.0, min=1.0, max=3600.0, unit="seconds", help="sliding window of battery currents"
+        20.0, min=1.0, max=3600.0, unit="seconds", help="sliding window of battery currents (or grid powers)"
     )
     oscillation_levels_a: tuple[float, ...] = setting(
         [12.0, 6.0], min=0.1, max=MAX_AMPS, unit="A", help="swing sizes: current beyond +level and -level"
@@ -154,6 +248,13 @@ class LadderConfig:
     oscillation_floor_a: float = setting(
         5.0, min=0.0, max=MAX_AMPS, unit="A", help="a reduction never goes below this"
     )
+    oscillation_grid_levels_w: tuple[float, ...] = setting(
+        [150.0],
+        min=1.0,
+        max=MAX_WATTS,
+        unit="W",
+        help="grid_power input: swing sizes, grid power beyond +level and -level",
+    )
 
     def __post_init__(self) -> None:
         for fld in dataclasses.fields(self):
@@ -161,26 +262,20 @@ class LadderConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{fld.name} = {value!r}: only finite numbers are accepted")
         for name in ("charge_ladder", "discharge_ladder", "charge_derate_cold", "charge_derate_hot"):
-            object.__setattr__(self, name, _pairs(name, getattr(self, name)))
-        object.__setattr__(self, "oscillation_levels_a", tuple(float(v) for v in self.oscillation_levels_a))
-        _check_ladder("charge_ladder", self.charge_ladder)
-        _check_ladder("discharge_ladder", self.discharge_ladder)
-        _check_derate("charge_derate_cold", self.charge_derate_cold, descending=False)
-        _check_derate("charge_derate_hot", self.charge_derate_hot, descending=True)
-        if self.discharge_voltage_per_cell >= self.charge_voltage_per_cell:
-            raise ValueError(
-                f"discharge_voltage_per_cell = {self.discharge_voltage_per_cell:g} V must be below "
-                f"charge_voltage_per_cell = {self.charge_voltage_per_cell:g} V"
-            )
-        if (
-            self.charge_voltage is not None
-            and self.discharge_voltage is not None
-            and self.discharge_voltage >= self.charge_voltage
-        ):
-            raise ValueError(
-                f"discharge_voltage = {self.discharge_voltage:g} V must be below "
-                f"charge_voltage = {self.charge_voltage:g} V"
-            )
+            object.__setattr__(self, name, pairs(name, getattr(self, name)))
+        for name in ("oscillation_levels_a", "oscillation_grid_levels_w"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        check_ladder("charge_ladder", self.charge_ladder)
+        check_ladder("discharge_ladder", self.discharge_ladder)
+        check_derate("charge_derate_cold", self.charge_derate_cold, descending=False)
+        check_derate("charge_derate_hot", self.charge_derate_hot, descending=True)
+        check_levels("oscillation_levels_a", self.oscillation_levels_a, 0.1, MAX_AMPS, "A")
+        check_levels("oscillation_grid_levels_w", self.oscillation_grid_levels_w, 1.0, MAX_WATTS, "W")
+        check_voltages(self)
+        self._check_temperatures()
+        check_state_dir(self.state_dir)
+
+    def _check_temperatures(self) -> None:
         if self.charge_min_temp_c >= self.charge_max_temp_c:
             raise ValueError(
                 f"charge_min_temp_c = {self.charge_min_temp_c:g} must be below "
@@ -191,71 +286,3 @@ class LadderConfig:
                 f"discharge_min_temp_c = {self.discharge_min_temp_c:g} must be below "
                 f"discharge_max_temp_c = {self.discharge_max_temp_c:g}"
             )
-        for name, value in (
-            ("oscillation_levels_a", self.oscillation_levels_a),
-            ("charge_ladder", tuple(a for _, a in self.charge_ladder)),
-            ("discharge_ladder", tuple(a for _, a in self.discharge_ladder)),
-        ):
-            for number in value:
-                if not math.isfinite(number):
-                    raise ValueError(f"{name} holds {number!r}; only finite numbers are accepted")
-        if not self.oscillation_levels_a:
-            raise ValueError("oscillation_levels_a needs at least one swing size, e.g. [12.0, 6.0]")
-        for level in self.oscillation_levels_a:
-            if not 0 < level <= MAX_AMPS:
-                raise ValueError(
-                    f"oscillation_levels_a: {level:g} A is out of range; accepted: 0.1 to 1000 A"
-                )
-
-
-def _pairs(name: str, value: object) -> Ladder:
-    """Normalise a list of pairs to a tuple of float pairs; refuse other shapes."""
-    if not isinstance(value, list | tuple):
-        raise ValueError(f"{name} must be a list of [number, number] pairs, not {value!r}")
-    out: list[tuple[float, float]] = []
-    for index, pair in enumerate(value, start=1):
-        if (
-            not isinstance(pair, list | tuple)
-            or len(pair) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
-        ):
-            raise ValueError(f"{name} step {index} is {pair!r}; expected a pair [number, number]")
-        out.append((float(pair[0]), float(pair[1])))
-    return tuple(out)
-
-
-def _check_ladder(name: str, ladder: Ladder) -> None:
-    """Refuse empty, unordered, out-of-range ladders and negative amps, naming the step."""
-    if not ladder:
-        raise ValueError(f"{name} needs at least one [threshold_v, amps] step")
-    previous: float | None = None
-    for index, (threshold, amps) in enumerate(ladder, start=1):
-        step = f"{name} step {index} [{threshold:g}, {amps:g}]"
-        if not math.isfinite(threshold) or not MIN_CELL_THRESHOLD_V <= threshold <= MAX_CELL_THRESHOLD_V:
-            raise ValueError(
-                f"{step}: threshold {threshold:g} V is outside "
-                f"{MIN_CELL_THRESHOLD_V:g}-{MAX_CELL_THRESHOLD_V:g} V"
-            )
-        if not math.isfinite(amps) or amps < 0 or amps > MAX_AMPS:
-            raise ValueError(f"{step}: {amps:g} A is out of range; accepted: 0 to {MAX_AMPS:g} A")
-        if previous is not None and threshold >= previous:
-            raise ValueError(
-                f"{step}: threshold {threshold:g} V is not below the previous step's {previous:g} V; "
-                "list steps from the highest threshold down"
-            )
-        previous = threshold
-
-
-def _check_derate(name: str, table: Ladder, *, descending: bool) -> None:
-    """Refuse unordered derating tables and negative amps."""
-    previous: float | None = None
-    for index, (temp, amps) in enumerate(table, start=1):
-        step = f"{name} step {index} [{temp:g}, {amps:g}]"
-        if not math.isfinite(temp) or not -40.0 <= temp <= 80.0:
-            raise ValueError(f"{step}: {temp:g} °C is outside -40 to 80 °C")
-        if not math.isfinite(amps) or amps < 0 or amps > MAX_AMPS:
-            raise ValueError(f"{step}: {amps:g} A is out of range; accepted: 0 to {MAX_AMPS:g} A")
-        if previous is not None and (temp <= previous if not descending else temp >= previous):
-            order = "coldest first (ascending)" if not descending else "hottest first (descending)"
-            raise ValueError(f"{step}: temperatures must be listed {order}")
-        previous = temp

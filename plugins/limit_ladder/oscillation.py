@@ -1,10 +1,11 @@
 """Oscillation counteraction: two inverters (or an inverter and a charger) pushing the battery back
 and forth.
 
-The detector is a pure function over a window of signed samples (battery amps today; grid-meter
-watts could feed the same logic later with levels in watts). The reducer is a pure state machine:
-on a detection it multiplies the charge and discharge limits by a factor (at most once per
-interval), and once the swings stop it releases the cap stepwise, one step per interval.
+The detector is a pure function over a window of signed samples: battery amps, or grid-meter
+watts with levels in watts (``oscillation_input = "grid_power"``, see :mod:`.counteract`). The
+reducer is a pure state machine: on a detection it multiplies the charge and discharge limits by a
+factor (at most once per interval), and once the swings stop it releases the cap stepwise, one step
+per interval.
 """
 
 from __future__ import annotations
@@ -54,12 +55,13 @@ def window(
 
 @dataclass(frozen=True, slots=True)
 class Counteraction:
-    """The caps in force (``None``: no cap) and when the last reduction / step happened."""
+    """The caps in force (``None``: no cap), when the last reduction / step happened, and why."""
 
     charge_cap_a: float | None = None
     discharge_cap_a: float | None = None
     reduced_at_s: float | None = None
     changed_at_s: float | None = None
+    cause: str = ""
 
     @property
     def active(self) -> bool:
@@ -95,12 +97,15 @@ def step(
     charge_a: float,
     discharge_a: float,
     tuning: Tuning,
+    label: str = "battery current",
+    unit: str = "A",
 ) -> tuple[Counteraction, str | None]:
     """Advance the reducer one check; ``charge_a``/``discharge_a`` are the limits before the cap.
 
     Returns the new state and an event line (a reduction or a release step) or ``None``. A swing
     reduces both caps if no reduction happened within ``interval_s``; with no swing, each interval
-    adds ``release_a`` to the caps until they reach the limits and are lifted.
+    adds ``release_a`` to the caps until they reach the limits and are lifted. ``label`` and
+    ``unit`` name the input in the event line.
     """
     if swing is not None:
         if state.reduced_at_s is not None and now_s - state.reduced_at_s < tuning.interval_s:
@@ -108,8 +113,8 @@ def step(
         charge = _reduced(state.charge_cap_a, charge_a, tuning)
         discharge = _reduced(state.discharge_cap_a, discharge_a, tuning)
         event = (
-            f"oscillation: battery current swung {swing.swings} times beyond +/-{swing.level:g} A "
-            f"({swing.lowest:+.1f} to {swing.highest:+.1f} A); limits reduced to charge {charge:g} A, "
+            f"oscillation: {label} swung {swing.swings} times beyond +/-{swing.level:g} {unit} "
+            f"({swing.lowest:+.1f} to {swing.highest:+.1f} {unit}); limits reduced to charge {charge:g} A, "
             f"discharge {discharge:g} A"
         )
         return Counteraction(charge, discharge, now_s, now_s), event

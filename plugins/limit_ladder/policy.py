@@ -2,37 +2,34 @@
 
 Order of rules, each adding a reason when it sets or caps a value: ladder with hysteresis ->
 configured ceiling -> BMS over-current protection -> temperature -> BMS MOSFETs and alarms ->
-oscillation counteraction -> ramp. Time comes only from ``state.now_s``.
+oscillation counteraction -> ramp. The charge voltage comes from the charge state (bulk, absorption,
+float) and the runaway-cell control, and the SOC the inverter sees from the charge state too
+(:mod:`.charging`). Time comes only from ``state.now_s``. The class keeps the memory, logs changes,
+and keeps the memory in a file across restarts (:mod:`.state_file`, :mod:`.memory_codec`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field, replace
+import os
+from collections.abc import Mapping
+from dataclasses import replace
 
 from gateway_core.model import BatteryReading, GatewayState, LimitFlag, Limits
 from gateway_core.roles import PluginContext
 
-from . import oscillation as osc
+from .charging import charge_voltage
 from .config import LadderConfig
-from .ladder import Held, Step, band_min, describe, follow, lookup, volts
+from .counteract import counteract
+from .memory import LadderMemory
+from .memory_codec import change_key, decode, encode
+from .rerise import charge_ladder, discharge_ladder
 from .safety import CHARGE, DISCHARGE, bms_cap, charge_temperature, discharge_temperature, stop_reasons
+from .state_file import BootIdReader, Saver, StateFile, file_name, read_boot_id, state_dir
+from .voltage import pack_voltages
 
-
-@dataclass(frozen=True, slots=True)
-class LadderMemory:
-    """What the policy remembers between cycles (a value; the pure ``decide`` returns a new one)."""
-
-    charge: Held | None = None
-    discharge: Held | None = None
-    charge_temp_blocked: bool = False
-    discharge_temp_blocked: bool = False
-    samples: tuple[tuple[float, float], ...] = ()
-    counteraction: osc.Counteraction = field(default_factory=osc.Counteraction)
-    last_now_s: float | None = None
-    last_output: tuple[float, float] | None = None
-    events: tuple[str, ...] = ()
+__all__ = ["LadderMemory", "LadderPolicy", "decide"]
 
 
 class _Limit:
@@ -56,95 +53,6 @@ class _Limit:
             self.reasons.extend(reasons)
 
 
-def voltage_limits(cell_count: int, config: LadderConfig) -> tuple[float, float, tuple[str, str]]:
-    """CVL and DVL: per-cell values times the cell count, unless absolute values are configured."""
-    if config.charge_voltage is not None:
-        cvl, cvl_why = config.charge_voltage, f"CVL {config.charge_voltage:.2f} V: charge_voltage"
-    else:
-        cvl = round(config.charge_voltage_per_cell * cell_count, 3)
-        cvl_why = f"CVL {cvl:.2f} V: {config.charge_voltage_per_cell:g} V x {cell_count} cells"
-    if config.discharge_voltage is not None:
-        dvl, dvl_why = config.discharge_voltage, f"DVL {config.discharge_voltage:.2f} V: discharge_voltage"
-    else:
-        dvl = round(config.discharge_voltage_per_cell * cell_count, 3)
-        dvl_why = f"DVL {dvl:.2f} V: {config.discharge_voltage_per_cell:g} V x {cell_count} cells"
-    return cvl, dvl, (cvl_why, dvl_why)
-
-
-def _charge_ladder(
-    reading: BatteryReading, held: Held | None, config: LadderConfig, now_s: float
-) -> tuple[Held, tuple[str, ...]]:
-    ladder, below, cell = config.charge_ladder, config.charge_below_a, reading.max_cell_v
-    target = lookup(ladder, below, cell)
-    margin = config.charge_rerise_margin_v
-    allowed = band_min(ladder, below, cell - margin, cell + margin)
-    blockers: list[str] = []
-    if held is not None and target.amps > held.amps:
-        if cell >= config.charge_rerise_below_v:
-            blockers.append(
-                f"re-rise needs highest cell < {volts(config.charge_rerise_below_v)} (now {cell:.3f} V)"
-            )
-        if reading.soc_pct > config.charge_rerise_max_soc:
-            blockers.append(
-                f"re-rise needs SOC <= {config.charge_rerise_max_soc:g} % (now {reading.soc_pct:g} %)"
-            )
-        if held.cut_at_s is not None and now_s - held.cut_at_s < config.charge_hold_s:
-            so_far = now_s - held.cut_at_s
-            blockers.append(f"re-rise needs {config.charge_hold_s:g} s since the cut ({so_far:.0f} s so far)")
-        if not blockers and allowed.amps <= held.amps:
-            blockers.append(_margin_note("highest", ladder, margin, cell))
-    return _follow(CHARGE, "highest", held, target, allowed, blockers, cell, config.charge_ladder, now_s)
-
-
-def _discharge_ladder(
-    reading: BatteryReading, held: Held | None, config: LadderConfig, now_s: float
-) -> tuple[Held, tuple[str, ...]]:
-    ladder, below, cell = config.discharge_ladder, config.discharge_below_a, reading.min_cell_v
-    target = lookup(ladder, below, cell)
-    margin = config.discharge_rerise_margin_v
-    allowed = band_min(ladder, below, cell - margin, cell + margin)
-    blockers: list[str] = []
-    if held is not None and target.amps > held.amps:
-        if reading.soc_pct <= config.discharge_rerise_min_soc:
-            blockers.append(
-                f"re-rise needs SOC > {config.discharge_rerise_min_soc:g} % (now {reading.soc_pct:g} %)"
-            )
-        if held.cut_at_s is not None and now_s - held.cut_at_s < config.discharge_hold_s:
-            so_far = now_s - held.cut_at_s
-            blockers.append(
-                f"re-rise needs {config.discharge_hold_s:g} s since the cut ({so_far:.0f} s so far)"
-            )
-        if not blockers and allowed.amps <= held.amps:
-            blockers.append(_margin_note("lowest", ladder, margin, cell))
-    return _follow(DISCHARGE, "lowest", held, target, allowed, blockers, cell, ladder, now_s)
-
-
-def _margin_note(which: str, ladder: tuple[tuple[float, float], ...], margin: float, cell: float) -> str:
-    near = [t for t, _ in ladder if cell - margin <= t <= cell + margin]
-    where = volts(min(near, key=lambda t: abs(t - cell))) if near else "the nearest threshold"
-    return f"re-rise needs {which} cell {margin:g} V clear of {where} (now {cell:.3f} V)"
-
-
-def _follow(
-    kind: str,
-    which: str,
-    held: Held | None,
-    target: Step,
-    allowed: Step,
-    blockers: list[str],
-    cell: float,
-    ladder: tuple[tuple[float, float], ...],
-    now_s: float,
-) -> tuple[Held, tuple[str, ...]]:
-    new, notes = follow(
-        held, target, allowed, lambda s: describe(kind, which, s, cell, ladder), blockers, now_s
-    )
-    if notes:
-        when = f"at the cut {now_s - new.cut_at_s:.0f} s ago" if new.cut_at_s is not None else "earlier"
-        return new, (f"{new.reason} ({when})", *(f"{kind} held at {new.amps:g} A: {note}" for note in notes))
-    return new, (new.reason,)
-
-
 def _floor(amps: float) -> float:
     """Round down to 0.1 A (the inverter's resolution), never above the computed limit."""
     return max(0.0, math.floor(amps * 10 + 1e-9) / 10)
@@ -153,20 +61,33 @@ def _floor(amps: float) -> float:
 def decide(
     reading: BatteryReading, memory: LadderMemory, state: GatewayState, config: LadderConfig
 ) -> tuple[Limits, LadderMemory]:
-    """Limits for ``reading`` and the memory for the next cycle; pure (time is ``state.now_s``)."""
+    """Limits for ``reading`` and the memory for the next cycle; pure (time is ``state.now_s``).
+
+    :raises PolicyError: the configured voltages are implausible for the reading's cell count.
+    """
     now = state.now_s
-    cvl, dvl, volt_reasons = voltage_limits(reading.cell_count, config)
+    volts = pack_voltages(reading, config)
+    dvl_why = f"DVL {volts.dvl_v:.2f} V: {volts.dvl_how}"
     age = now - reading.taken_at_s
     if age > config.max_reading_age_s:
         why = (
             f"charge and discharge 0 A: the reading is {age:.1f} s old "
             f"(max_reading_age_s {config.max_reading_age_s:g})"
         )
-        return Limits(0.0, 0.0, cvl, dvl, LimitFlag.NONE, (why, *volt_reasons)), replace(
-            memory, last_now_s=now, last_output=(0.0, 0.0), events=()
+        kept = charge_voltage(reading, memory.charge_state, now, volts, config, advance=False)
+        limits = Limits(
+            0.0,
+            0.0,
+            kept.cvl_v,
+            volts.dvl_v,
+            LimitFlag.NONE,
+            (why, *kept.reasons, dvl_why),
+            reported_soc_pct=kept.reported_soc_pct,
+            charge_state=kept.state if config.charge_states else None,
         )
-    charge_held, charge_notes = _charge_ladder(reading, memory.charge, config, now)
-    discharge_held, discharge_notes = _discharge_ladder(reading, memory.discharge, config, now)
+        return limits, replace(memory, last_now_s=now, last_output=(0.0, 0.0), events=())
+    charge_held, charge_notes = charge_ladder(reading, memory.charge, config, now)
+    discharge_held, discharge_notes = discharge_ladder(reading, memory.discharge, config, now)
     charge = _Limit(charge_held.amps, charge_notes)
     discharge = _Limit(discharge_held.amps, discharge_notes)
 
@@ -193,20 +114,36 @@ def decide(
     charge.zero(stop_reasons(reading, CHARGE))
     discharge.zero(stop_reasons(reading, DISCHARGE))
 
-    counteraction, samples, events = _counteract(reading, memory, now, charge.amps, discharge.amps, config)
-    if counteraction.charge_cap_a is not None:
-        charge.cap(
-            _floor(counteraction.charge_cap_a),
-            f"charge reduced to {_floor(counteraction.charge_cap_a):g} A: oscillation counteraction",
-        )
-    if counteraction.discharge_cap_a is not None:
-        cap = _floor(counteraction.discharge_cap_a)
-        discharge.cap(cap, f"discharge reduced to {cap:g} A: oscillation counteraction")
+    osc = counteract(
+        reading,
+        memory.samples,
+        memory.counteraction,
+        memory.pending,
+        state,
+        charge.amps,
+        discharge.amps,
+        config,
+    )
+    grid = config.oscillation_input == "grid_power"
+    for limit, kind, cap in (
+        (charge, CHARGE, osc.counteraction.charge_cap_a),
+        (discharge, DISCHARGE, osc.counteraction.discharge_cap_a),
+    ):
+        if cap is not None:
+            amps = _floor(cap)
+            cause = osc.counteraction.cause
+            limit.cap(
+                amps,
+                f"{kind} {amps:g} A: {cause}"
+                if grid and cause
+                else f"{kind} reduced to {amps:g} A: oscillation counteraction",
+            )
 
     if config.ramp_a_per_s > 0:
         _ramp(charge, CHARGE, memory, state, config)
         _ramp(discharge, DISCHARGE, memory, state, config)
 
+    volt = charge_voltage(reading, memory.charge_state, now, volts, config)
     charge_a, discharge_a = _floor(charge.amps), _floor(discharge.amps)
     flags = LimitFlag.NONE
     if charge_a > 0:
@@ -214,47 +151,29 @@ def decide(
     if discharge_a > 0:
         flags |= LimitFlag.DISCHARGE
     limits = Limits(
-        charge_a, discharge_a, cvl, dvl, flags, (*charge.reasons, *discharge.reasons, *volt_reasons)
+        charge_a,
+        discharge_a,
+        volt.cvl_v,
+        volts.dvl_v,
+        flags,
+        (*charge.reasons, *discharge.reasons, *osc.notes, *volt.reasons, dvl_why),
+        reported_soc_pct=volt.reported_soc_pct,
+        charge_state=volt.state if config.charge_states else None,
     )
     new_memory = LadderMemory(
         charge=charge_held,
         discharge=discharge_held,
         charge_temp_blocked=charge_temp.blocked,
         discharge_temp_blocked=discharge_temp.blocked,
-        samples=samples,
-        counteraction=counteraction,
+        samples=osc.samples,
+        counteraction=osc.counteraction,
+        pending=osc.pending,
+        charge_state=volt.memory,
         last_now_s=now,
         last_output=(charge_a, discharge_a),
-        events=events,
+        events=(*osc.events, *((volt.event,) if volt.event else ())),
     )
     return limits, new_memory
-
-
-def _counteract(
-    reading: BatteryReading,
-    memory: LadderMemory,
-    now: float,
-    charge_a: float,
-    discharge_a: float,
-    config: LadderConfig,
-) -> tuple[osc.Counteraction, tuple[tuple[float, float], ...], tuple[str, ...]]:
-    """Feed the current into the window, detect swings and advance the reducer."""
-    if not config.oscillation:
-        return osc.Counteraction(), (), ()
-    samples = osc.window((*memory.samples, (now, reading.current_a)), now, config.oscillation_window_s)
-    swing = osc.detect(
-        [value for _, value in samples], config.oscillation_levels_a, config.oscillation_min_swings
-    )
-    tuning = osc.Tuning(
-        config.oscillation_factor,
-        config.oscillation_interval_s,
-        config.oscillation_release_a,
-        config.oscillation_floor_a,
-    )
-    new, event = osc.step(memory.counteraction, swing, now, charge_a, discharge_a, tuning)
-    if new.reduced_at_s != memory.counteraction.reduced_at_s:
-        samples = ()  # a reduction needs fresh evidence before the next one
-    return new, samples, (event,) if event else ()
 
 
 def _ramp(limit: _Limit, kind: str, memory: LadderMemory, state: GatewayState, config: LadderConfig) -> None:
@@ -281,19 +200,47 @@ def _ramp(limit: _Limit, kind: str, memory: LadderMemory, state: GatewayState, c
 
 
 class LadderPolicy:
-    """The ``limit_ladder`` policy object: keeps the memory and logs changes (one line each)."""
+    """The ``limit_ladder`` policy object: keeps the memory (in a file too), logs changes (one line each).
 
-    def __init__(self, config: LadderConfig, ctx: PluginContext | None = None) -> None:
+    One object per pack (``ctx.pack`` names the source; else ``ctx.name``). Without a context (tests,
+    ``explain``) nothing is persisted. The memory file is read at the first decision and written,
+    off the cycle, whenever the persisted part of the memory changes.
+    """
+
+    def __init__(
+        self,
+        config: LadderConfig,
+        ctx: PluginContext | None = None,
+        *,
+        boot_id: BootIdReader = read_boot_id,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.memory = LadderMemory()
         self._log = ctx.logger if ctx is not None else logging.getLogger("gateway.limit_ladder")
+        self._pack = (ctx.pack or ctx.name) if ctx is not None else ""
+        self._persist = ctx is not None
+        self._environ = os.environ if environ is None else environ
+        self._read_boot_id = boot_id
+        self._boot_id: str | None = None
+        self._saver: Saver | None = None
+        self._saved_key: str | None = None
+        self._started = False
         self._last: Limits | None = None
+
+    @property
+    def state_path(self) -> str | None:
+        """The memory file in use, or ``None`` when the memory is not kept."""
+        return None if self._saver is None else str(self._saver.file.path)
 
     def decide(self, reading: BatteryReading, state: GatewayState) -> Limits:
         """Limits for ``reading`` (the core's LimitPolicy protocol)."""
+        if not self._started:
+            self._start(state.now_s)
         limits, self.memory = decide(reading, self.memory, state, self.config)
         for event in self.memory.events:
             self._log.info("%s", event)
+        self._save(state.now_s)
         last = self._last
         if last is None or (last.charge_current_a, last.discharge_current_a) != (
             limits.charge_current_a,
@@ -302,3 +249,50 @@ class LadderPolicy:
             self._log.debug("limits: %s; %s", limits.summary(), "; ".join(limits.reasons))
         self._last = limits
         return limits
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the memory is written (tests, shutdown); True when nothing is left to write."""
+        return True if self._saver is None else self._saver.flush(timeout)
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        if self._saver is not None:
+            self._saver.close()
+
+    def _start(self, now_s: float) -> None:
+        self._started = True
+        directory = state_dir(self.config.state_dir, self._environ) if self._persist else None
+        if directory is None:
+            if self._persist:
+                self._log.info(
+                    "policy memory is not kept across restarts: no limit_ladder.state_dir and no "
+                    "$STATE_DIRECTORY (systemd StateDirectory=)"
+                )
+            return
+        file = StateFile(directory / file_name(self._pack))
+        self._saver = Saver(file, self._log)
+        self._boot_id = self._read_boot_id()
+        if self._boot_id is None:
+            self._log.warning(
+                "the boot id is unknown (no /proc/sys/kernel/random/boot_id, no $BATTERY_GATEWAY_BOOT_ID): "
+                "after every restart the policy memory is restored conservatively, as after a reboot"
+            )
+        try:
+            data = file.read()
+            if data is None:
+                self._log.info("policy memory: no %s yet; starting fresh", file.path)
+                return
+            self.memory, how = decode(data, pack=self._pack, boot_id=self._boot_id, now_s=now_s)
+        except ValueError as exc:
+            self._log.warning("ignoring the policy memory %s: %s; starting fresh", file.path, exc)
+            return
+        self._saved_key = change_key(self.memory)
+        self._log.info("policy memory restored from %s (%s)", file.path, how)
+
+    def _save(self, now_s: float) -> None:
+        if self._saver is None:
+            return
+        key = change_key(self.memory)
+        if key != self._saved_key:
+            self._saved_key = key
+            self._saver.submit(encode(self.memory, pack=self._pack, boot_id=self._boot_id, saved_at_s=now_s))

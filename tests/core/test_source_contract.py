@@ -38,12 +38,13 @@ def test_the_builtin_bms_sources_have_simulators():
 class Rig:
     """One source plugin reading its simulated device over a pty, inside a real engine."""
 
-    def __init__(self, name: str, device: SimulatedDevice, *, pace: bool = True) -> None:
+    def __init__(self, name: str, device: SimulatedDevice, link: str, *, pace: bool = True) -> None:
         reg = REGISTRY.entries[name]
         self.device = device
         probe: Any = build_section(reg.config, name, device.source_settings("/dev/null"))
         baud = getattr(probe, "baudrate", None) if pace else None
-        self.server = PtyServer(device, speed=0.0, baud=baud if isinstance(baud, int) else None)
+        # a link, as udev's /dev/serial/by-id: a replugged adapter comes back as a new pty behind it
+        self.server = PtyServer(device, link=link, speed=0.0, baud=baud if isinstance(baud, int) else None)
         path = self.server.start()
         settings: dict[str, Any] = dict(device.source_settings(path))
         fields = {f for f in reg.config.__dataclass_fields__}  # type: ignore[attr-defined]
@@ -76,10 +77,10 @@ class Rig:
 
 
 @pytest.fixture(params=SOURCES)
-def rig(request):
+def rig(request, tmp_path):
     reg = REGISTRY.entries[request.param]
     assert reg.simulator is not None
-    rig = Rig(request.param, reg.simulator(CELLS))
+    rig = Rig(request.param, reg.simulator(CELLS), str(tmp_path / "tty"))
     yield rig
     rig.close()
 
@@ -162,10 +163,10 @@ class LateDevice:
 
 
 @pytest.mark.parametrize("name", SOURCES)
-def test_a_late_reply_to_an_earlier_request_is_never_taken_as_fresh(name):
+def test_a_late_reply_to_an_earlier_request_is_never_taken_as_fresh(name, tmp_path):
     reg = REGISTRY.entries[name]
     assert reg.simulator is not None
-    rig = Rig(name, LateDevice(reg.simulator(CELLS)), pace=False)
+    rig = Rig(name, LateDevice(reg.simulator(CELLS)), str(tmp_path / "tty"), pace=False)
     try:
         results = rig.run(STALE + 4 * PERIOD)
     finally:

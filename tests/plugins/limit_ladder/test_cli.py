@@ -25,7 +25,7 @@ def test_explain_with_options_prints_limits_and_reasons() -> None:
     assert code == 0
     assert "charge     15 A" in out
     assert "- charge 15 A: highest cell 3.480 V >= 3.47 V" in out
-    assert "- CVL 55.20 V: 3.45 V x 16 cells" in out
+    assert "- CVL 55.20 V: absorption since 0 s (3.45 V x 16 cells)" in out
     assert "one reading has no history" in out
 
 
@@ -118,3 +118,118 @@ def test_implausible_reading_shows_the_fail_safe() -> None:
     data = json.loads(out)
     assert (data["charge_current_a"], data["discharge_current_a"]) == (0.0, 0.0)
     assert data["fault"] == "implausible_reading"
+
+
+def test_explain_shows_the_charge_state_and_the_soc_sent() -> None:
+    code, out, _ = invoke(["--cells", "3.45", "--cell-count", "16", "--soc", "100", "--current", "3"])
+    assert code == 0
+    assert "  state      absorption for 0 s" in out
+    assert "  SOC sent   98 % (BMS 100 %)" in out
+    code, out, _ = invoke(["--cells", "3.45", "--cell-count", "16", "--json"])
+    data = json.loads(out)
+    assert (data["charge_state"], data["charge_state_for_s"], data["reported_soc_pct"]) == (
+        "absorption",
+        0.0,
+        50.0,
+    )
+
+
+def test_explain_replays_a_charge_through_the_states() -> None:
+    def reading(t: float, cell: float, spread: float, current: float, soc: float) -> dict[str, object]:
+        cells = [cell] * 15 + [round(cell + spread, 3)]
+        return {
+            "cell_voltages_v": cells,
+            "taken_at_s": t,
+            "current_a": current,
+            "soc_pct": soc,
+            "temperatures_c": [20],
+        }
+
+    seq = [
+        reading(0, 3.33, 0.02, 50, 90),
+        reading(600, 3.44, 0.01, 4, 99),
+        reading(1500, 3.44, 0.01, 2, 100),
+        reading(9300, 3.36, 0.01, -20, 95),
+        reading(20000, 3.32, 0.01, -20, 85),
+    ]
+    code, out, _ = invoke(["--json"], json.dumps(seq))
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["charge_state"], r["charge_voltage_v"], r["reported_soc_pct"]) for r in rows] == [
+        ("bulk", 55.2, 90),
+        ("absorption", 55.2, 98),
+        ("float", 54.0, 100),
+        ("float", 54.0, 100),
+        ("bulk", 55.2, 85),
+    ]
+    assert [r["charge_state_for_s"] for r in rows] == [0, 0, 0, 7800, 0]
+    assert "CVL 54.00 V: float since 2 h 10 min (3.375 V x 16 cells)" in rows[3]["reasons"]
+    code, out, _ = invoke([], json.dumps(seq))
+    assert "[4] t = 9300 s" in out and "  state      float for 2 h 10 min" in out
+
+
+def test_explain_replays_grid_power_swings() -> None:
+    seq = [
+        {
+            "cell_voltages_v": [3.3] * 16,
+            "taken_at_s": t,
+            "temperatures_c": [20],
+            "grid_power_w": 600 if t % 2 else -600,
+        }
+        for t in range(4)
+    ]
+    code, out, _ = invoke(["--json", "--set", 'limit_ladder.oscillation_input="grid_power"'], json.dumps(seq))
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["charge_current_a"] for r in rows] == [60, 60, 30, 30]
+    assert "charge 30 A: grid power swung ±600 W 2 times in 20 s" in rows[2]["reasons"]
+
+
+def test_explain_shows_an_implausible_absolute_cvl_as_the_fail_safe() -> None:
+    code, out, _ = invoke(
+        ["--cells", "3.3", "--cell-count", "16", "--set", "limit_ladder.charge_voltage=552", "--json"]
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["fault"] == "policy_error" and data["charge_voltage_v"] is None
+    assert "charge_voltage = 552 V is 34.5 V per cell for 16 cells" in data["reasons"][0]
+
+
+HUGE = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["--cells", "3.3", "--cell-count", "16", "--current", HUGE],
+            None,
+            "current_a must be a finite number",
+        ),
+        (["--cells", f"3.3,{HUGE}"], None, "must be a finite number, not inf"),
+        ([], f'{{"cell_voltages_v": [3.3, 3.3], "current_a": {HUGE}}}', "reading 1: a number is too large"),
+        ([], f'{{"cell_voltages_v": [{HUGE}]}}', "reading 1: a number is too large"),
+        (
+            [],
+            f'[{{"cell_voltages_v": [3.3], "grid_power_w": {HUGE}}}]',
+            "grid_power_w must be a finite number",
+        ),
+        (
+            [],
+            '{"cell_voltages_v": [3.3], "soc_pct": 1' + "0" * 5000 + "}",
+            "stdin is not JSON: Exceeds the limit",
+        ),
+        ([], "[" * 100000, "stdin is not JSON: maximum recursion depth"),
+        (
+            [],
+            '[{"cell_voltages_v": [3.3], "grid_power_w": "lots"}]',
+            "grid_power_w must be a number of watts",
+        ),
+    ],
+)
+def test_huge_numbers_give_one_line_and_exit_2(args: list[str], stdin: str | None, message: str) -> None:
+    """Issue 23 item 10: ``limit_ladder explain`` on a 400-digit current ended in a traceback."""
+    code, out, err = invoke(args, stdin if stdin is not None else "")
+    assert code == 2, out
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err

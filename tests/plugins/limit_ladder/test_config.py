@@ -69,6 +69,50 @@ def test_toml_lists_become_float_tuples() -> None:
         ({"max_charge_current": float("nan")}, "max_charge_current = nan has the wrong type"),
         ({"charge_hold_s": float("inf")}, "charge_hold_s"),
         ({"charge_ladder": [[3.5, float("nan")]]}, "charge_ladder = [[3.5, nan]] has the wrong type"),
+        # charge states (issue 18)
+        (
+            {"float_voltage_per_cell": 3.45},
+            "float_voltage_per_cell = 3.45 V must be below charge_voltage_per_cell = 3.45 V",
+        ),
+        (
+            {"float_voltage_per_cell": 3.5, "charge_voltage_per_cell": 3.45},
+            "float_voltage_per_cell = 3.5 V must be below charge_voltage_per_cell = 3.45 V",
+        ),
+        (
+            {"cell_target_v": 3.375},
+            "float_voltage_per_cell = 3.375 V must be below cell_target_v = 3.375 V (the runaway-cell",
+        ),
+        ({"cell_target_v": 3.3}, "must be below cell_target_v = 3.3 V"),
+        (
+            {"rebulk_below_cell_v": 3.4},
+            "rebulk_below_cell_v = 3.4 V must be below float_voltage_per_cell = 3.375 V (or float would end",
+        ),
+        (
+            {"discharge_voltage_per_cell": 3.38},
+            "discharge_voltage_per_cell = 3.38 V must be below float_voltage_per_cell = 3.375 V",
+        ),
+        ({"reported_soc_max": 49}, "reported_soc_max = 49 is out of range; accepted: 50 to 100 (%)"),
+        ({"reported_soc_max": 100.5}, "reported_soc_max = 100.5 is out of range"),
+        ({"absorption_hold_s": -1}, "absorption_hold_s = -1 is out of range; accepted: 0 to 86400 (seconds)"),
+        ({"absorption_hold_s": 86401}, "absorption_hold_s = 86401 is out of range"),
+        ({"absorption_tail_current": -0.1}, "absorption_tail_current = -0.1 is out of range"),
+        ({"absorption_tail_current": 1001}, "absorption_tail_current = 1001 is out of range"),
+        ({"absorption_max_delta_v": 0.6}, "absorption_max_delta_v = 0.6 is out of range"),
+        ({"rebulk_below_soc": 101}, "rebulk_below_soc = 101 is out of range"),
+        ({"float_voltage_per_cell": 1.9}, "float_voltage_per_cell = 1.9 is out of range"),
+        ({"absorption_hold_s": float("inf")}, "absorption_hold_s"),
+        ({"charge_states": "yes"}, 'charge_states = "yes" has the wrong type'),
+        ({"state_dir": "state"}, "state_dir = 'state' must be an absolute path"),
+        ({"state_dir": "/var/lib/x\ny"}, "state_dir holds a control character"),
+        ({"cells": 0}, "cells = 0 is out of range; accepted: 1 to 64"),
+        ({"cells": 16, "charge_voltage": 552}, "charge_voltage = 552 V is 34.5 V per cell for 16 cells"),
+        # oscillation by grid power (issue 19)
+        (
+            {"oscillation_input": "meter"},
+            'oscillation_input = "meter" is not allowed; accepted: current, grid_power',
+        ),
+        ({"oscillation_grid_levels_w": []}, "oscillation_grid_levels_w needs at least one swing size"),
+        ({"oscillation_grid_levels_w": [0.5]}, "oscillation_grid_levels_w = [0.5] is out of range"),
     ],
 )
 def test_bad_configs_are_refused_with_a_precise_line(values: dict[str, object], message: str) -> None:
@@ -114,3 +158,37 @@ def test_set_overrides_reach_the_section() -> None:
     config = validate(raw, registry_with_ladder(), path).section("limit_ladder")
     assert isinstance(config, LadderConfig)
     assert config.max_charge_current == 40.0
+
+
+LIFEPO4_16S = EXAMPLE.parent / "limit_ladder_16s_lifepo4.toml"
+
+
+def test_the_16s_lifepo4_example_loads_through_the_real_loader_and_charges_through_the_states() -> None:
+    from .helpers import Runner
+
+    raw, path = load_raw(LIFEPO4_16S)
+    config = validate(raw, registry_with_ladder(), path).section("limit_ladder")
+    assert isinstance(config, LadderConfig)
+    assert config.cells == 16 and config.charge_states
+    assert (config.charge_voltage_per_cell, config.float_voltage_per_cell, config.cell_target_v) == (
+        3.45,
+        3.375,
+        3.5,
+    )
+    assert (config.absorption_hold_s, config.absorption_tail_current, config.absorption_max_delta_v) == (
+        900.0,
+        5.0,
+        0.015,
+    )
+    assert (config.rebulk_below_soc, config.rebulk_below_cell_v, config.reported_soc_max) == (
+        90.0,
+        3.30,
+        98.0,
+    )
+    run = Runner(config)
+    assert run.at(0, high=3.35, low=3.33, current=50, soc=99).reported_soc_pct == 98
+    assert run.at(600, high=3.45, low=3.44, current=4, soc=100).charge_state == "absorption"
+    full = run.at(1500, high=3.45, low=3.44, current=2, soc=100)
+    assert (full.charge_state, full.charge_voltage_v, full.reported_soc_pct) == ("float", 54.0, 100)
+    with pytest.raises(ConfigError, match=r"charge_voltage = 552 V is 34\.5 V per cell for 16 cells"):
+        validate(load_raw(LIFEPO4_16S, ["limit_ladder.charge_voltage=552"])[0], registry_with_ladder(), path)

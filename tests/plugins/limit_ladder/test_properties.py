@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,62 @@ def test_memory_is_a_value() -> None:
     reading = make_reading(None, cell_v=3.56)
     decide(reading, memory, GatewayState(0.0, 1), LadderConfig())
     assert memory == LadderMemory()
+
+
+state_configs = st.builds(
+    LadderConfig,
+    charge_voltage_per_cell=st.floats(3.40, 3.65),
+    float_voltage_per_cell=st.floats(3.31, 3.39),
+    cell_target_v=st.floats(3.40, 3.70),
+    reported_soc_max=st.floats(50, 100),
+    absorption_hold_s=st.sampled_from([0.0, 5.0, 900.0]),
+    absorption_tail_current=st.floats(0, 50),
+    absorption_max_delta_v=st.floats(0, 0.2),
+    rebulk_below_soc=st.floats(0, 100),
+)
+
+
+@st.composite
+def near_full(draw: st.DrawFn, n: int) -> BatteryReading:
+    """A pack near the top of its charge (where the states change), any spread, current and SOC."""
+    base = draw(st.floats(3.25, 3.62))
+    cells = tuple(round(base + draw(st.floats(0, 0.12)), 3) for _ in range(n))
+    return BatteryReading(
+        source_id="prop",
+        taken_at_s=0.0,
+        voltage_v=round(sum(cells), 3),
+        current_a=draw(st.floats(-50, 100)),
+        soc_pct=draw(st.floats(0, 100)),
+        cell_voltages_v=cells,
+        temperatures_c=(20.0,),
+    )
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from([4, 8, 16]).flatmap(lambda n: st.lists(near_full(n), min_size=1, max_size=25)),
+    state_configs,
+    st.lists(st.floats(0.5, 2000.0), min_size=25, max_size=25),
+)
+def test_cvl_stays_between_float_and_absorption_and_the_soc_sent_is_capped_until_float(
+    history: list[BatteryReading], config: LadderConfig, gaps: list[float]
+) -> None:
+    from dataclasses import replace
+
+    run = Runner(config)
+    t = 0.0
+    for reading, gap in zip(history, gaps, strict=False):
+        t += gap
+        limits = run.at(t, replace(reading, taken_at_s=t))
+        cells = reading.cell_count
+        assert limits.charge_voltage_v is not None and limits.reported_soc_pct is not None
+        assert limits.charge_voltage_v <= config.charge_voltage_per_cell * cells + 1e-9
+        float_v = config.float_voltage_per_cell * cells
+        assert limits.charge_voltage_v >= float_v - 0.001  # whole millivolts, rounded down
+        assert limits.charge_state in ("bulk", "absorption", "float")
+        assert 0 <= limits.reported_soc_pct <= 100
+        if limits.charge_state == "float":
+            assert limits.reported_soc_pct == 100
+            assert limits.charge_voltage_v == pytest.approx(float_v, abs=0.001)
+        else:
+            assert limits.reported_soc_pct <= min(config.reported_soc_max, reading.soc_pct)

@@ -17,7 +17,8 @@ from .helpers import Runner, has, once, pack
 def test_voltage_limits_are_per_cell_times_cell_count() -> None:
     limits = once(pack(3.30))
     assert (limits.charge_voltage_v, limits.discharge_voltage_v) == (55.2, 50.4)
-    assert "CVL 55.20 V: 3.45 V x 16 cells" in limits.reasons
+    assert "CVL 55.20 V: bulk since 0 s (3.45 V x 16 cells)" in limits.reasons
+    assert "DVL 50.40 V: 3.15 V x 16 cells" in limits.reasons
     eight = once(pack(3.30, n=8), LadderConfig(charge_voltage_per_cell=3.5, discharge_voltage_per_cell=3.0))
     assert (eight.charge_voltage_v, eight.discharge_voltage_v) == (28.0, 24.0)
 
@@ -25,7 +26,8 @@ def test_voltage_limits_are_per_cell_times_cell_count() -> None:
 def test_absolute_voltage_limits_override_per_cell() -> None:
     limits = once(pack(3.30), LadderConfig(charge_voltage=55.0, discharge_voltage=50.5))
     assert (limits.charge_voltage_v, limits.discharge_voltage_v) == (55.0, 50.5)
-    assert "CVL 55.00 V: charge_voltage" in limits.reasons
+    assert "CVL 55.00 V: bulk since 0 s (charge_voltage)" in limits.reasons
+    assert "DVL 50.50 V: discharge_voltage" in limits.reasons
 
 
 def test_configured_ceilings_cap_both_limits() -> None:
