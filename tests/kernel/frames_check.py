@@ -83,10 +83,10 @@ def check_set(frames: list[canlog.Frame], ref: Reference) -> None:
 def is_stop(frame: canlog.Frame) -> bool:
     """A 0x351 that allows no current at all."""
     decoded = check_decode(frame.arbitration_id, frame.data)
-    return decoded["ccl_a"] == 0 and decoded["dcl_a"] == 0
+    return bool(decoded["ccl_a"] == 0 and decoded["dcl_a"] == 0)
 
 
 def allows(frame: canlog.Frame, ref: Reference) -> bool:
     """A 0x351 with the reference's full limits."""
     decoded = check_decode(frame.arbitration_id, frame.data)
-    return decoded["ccl_a"] == ref.charge_a and decoded["dcl_a"] == ref.discharge_a
+    return bool(decoded["ccl_a"] == ref.charge_a and decoded["dcl_a"] == ref.discharge_a)

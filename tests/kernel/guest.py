@@ -203,11 +203,9 @@ def stall(run: Run, gw: Gateway, adapter: SlcanAdapter) -> None:
     unjammed = run.event("unjam", log_offset=back_from)
     run.wait(
         "stall: frames resume at the adapter",
-        lambda: (
-            gw.logged(back_from, back("slcan"))
-            and len([f for f in adapter.sent(0x351) if f.at_s > unjammed]) >= 3
-        ),
+        lambda: gw.logged(back_from, back("slcan")) and len(run.frames("slcan0", 0x351, unjammed)) >= 3,
     )
+    time.sleep(0.5)  # the adapter reads the last set
     run.event("stall_done", log_offset=gw.offset())
 
 

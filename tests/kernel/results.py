@@ -77,8 +77,9 @@ class Results:
     # -- the gateway's log ----------------------------------------------------------------
 
     def log_lines(self, start: str, end: str) -> list[str]:
-        """Log lines written between events ``start`` and ``end`` (their ``log_offset``)."""
-        begin, stop = self.event(start)["log_offset"], self.event(end)["log_offset"]
+        """Log lines written between events ``start`` ('' = the beginning) and ``end`` (by ``log_offset``)."""
+        begin = self.event(start)["log_offset"] if start else 0
+        stop = self.event(end)["log_offset"]
         return self.log[begin:stop].decode("utf-8", "replace").splitlines()
 
     @staticmethod

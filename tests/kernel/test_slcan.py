@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.kernel import canlog
-from tests.kernel.frames_check import Reference, allows, check_set, is_stop, reference
+from tests.kernel.frames_check import Reference, check_set, is_stop, reference
 from tests.kernel.guest import SLCAN_TXQUEUELEN
 from tests.kernel.results import Results
 from tests.kernel.vm import VM_TIMEOUT_S
