@@ -32,6 +32,10 @@ _registry: dict[str, SharedLine[object]] = {}
 _registry_lock = threading.Lock()
 
 
+#: How long a turn on an idle shared line waits for the other instances of the same cycle to ask.
+SETTLE_S = 0.02
+
+
 class LineBusy(SourceTimeout):
     """The shared line was not free within the wait (other instances were using it)."""
 
@@ -58,6 +62,7 @@ class SharedLine(Generic[T]):
         self._turns = itertools.count(1)
         self._owner: str | None = None
         self._released_at: float | None = None
+        self._settle_until = 0.0
         self.closed = False
 
     @property
@@ -76,17 +81,23 @@ class SharedLine(Generic[T]):
         deadline = time.monotonic() + wait_s
         with self._cond:
             self._waiting.add(client)
+            if self._owner is None and len(self._clients) > 1 and self._settle_until <= time.monotonic():
+                # an idle shared line: let the instances of this cycle arrive, so the least recently
+                # served goes first rather than whichever thread happened to run first
+                self._settle_until = time.monotonic() + min(SETTLE_S, wait_s)
             try:
                 while True:
                     if self.closed:
                         raise SourceUnavailable(f"{self.key}: the shared port was closed")
-                    if self._owner is None and self._next_waiter() == client:
+                    now = time.monotonic()
+                    settled = now >= self._settle_until or self._waiting >= self._clients
+                    if self._owner is None and settled and self._next_waiter() == client:
                         break
-                    remaining = deadline - time.monotonic()
+                    remaining = deadline - now
                     if remaining <= 0:
                         others = self._owner or "another instance"
                         raise LineBusy(f"{self.key}: line busy ({others} has it); no turn in {wait_s:.2f} s")
-                    self._cond.wait(remaining)
+                    self._cond.wait(remaining if settled else min(remaining, self._settle_until - now))
             finally:
                 self._waiting.discard(client)
             self._owner = client

@@ -23,7 +23,7 @@ __all__ = ["JkUartConfig"]
 
 @hookimpl
 def gateway_register_sources(register: RegisterSource) -> None:
-    """Register the ``jk_uart`` source."""
+    """Register the ``jk_uart`` source, with its simulated BMS for the shared contract tests."""
 
     def build(config: JkUartConfig, ctx: PluginContext) -> JkUartSource:
         from .source import JkUartSource

@@ -16,6 +16,9 @@ import typer
 
 from .decode import JkStatus
 
+#: The line speed ``simulate`` keeps on its pty, as a real JK BMS does (the source refuses faster replies).
+BAUD = 115200
+
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file whose \\[jk_uart] section is used")
 ]
@@ -37,6 +40,24 @@ def parse_hex(text: str) -> bytes:
         raise ValueError(
             f"not hex: unexpected {bad!r}" if bad else f"odd number of hex digits ({len(digits)})"
         ) from None
+
+
+#: Longest input ``decode -`` reads from stdin (a frame is at most 514 bytes, ~1.6 kB as spaced hex).
+MAX_STDIN_BYTES = 64 * 1024
+
+
+def read_frame_input(data: bytes) -> bytes:
+    """Stdin for ``decode -``: a raw binary frame (starts with ``4E 57``) or hex text. :raises ValueError:."""
+    if len(data) > MAX_STDIN_BYTES:
+        raise ValueError(f"more than {MAX_STDIN_BYTES} bytes on stdin; one frame is at most 514 bytes")
+    if data.startswith(b"NW"):  # 4E 57: the frame itself, not hex digits
+        return data
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{data[exc.start]:02X} at offset {exc.start}"
+        raise ValueError(f"stdin is neither hex text nor a binary frame ({where})") from None
+    return parse_hex(text)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -94,9 +115,12 @@ def build_cli() -> typer.Typer:
         from .protocol import JkFrameError, parse_frame
         from .reading import to_json
 
-        text = sys.stdin.read() if frame_hex == "-" else frame_hex
         try:
-            status = decode_frame(parse_frame(parse_hex(text)))
+            if frame_hex == "-":
+                raw = read_frame_input(sys.stdin.buffer.read(MAX_STDIN_BYTES + 1))
+            else:
+                raw = parse_hex(frame_hex)
+            status = decode_frame(parse_frame(raw))
         except ValueError as exc:
             raise fail(f"invalid input: {exc}") from None
         except JkFrameError as exc:
@@ -134,7 +158,8 @@ def build_cli() -> typer.Typer:
             cfg = build_section(JkUartConfig, "jk_uart", values, origins)
         except ConfigError as exc:
             raise fail(str(exc), 2) from None
-        ctx = PluginContext("jk_uart", MonotonicClock(), logging.getLogger("gateway.jk_uart"))
+        # no cycle here: the longest period, so any configured timeout applies as it is
+        ctx = PluginContext("jk_uart", MonotonicClock(), logging.getLogger("gateway.jk_uart"), period_s=10.0)
         source = JkUartSource(cfg, ctx)
         try:
             source.open()
@@ -185,7 +210,7 @@ def build_cli() -> typer.Typer:
                 sim.inject(name)
         except ValueError as exc:
             raise fail(str(exc), 2) from None
-        server = PtyServer(sim, link=str(link) if link is not None else None, speed=speed)
+        server = PtyServer(sim, link=str(link) if link is not None else None, speed=speed, baud=BAUD)
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -19,7 +19,13 @@ class JkUartConfig:
         help="serial device or pyserial URL (rfc2217://host:port, socket://host:port, jksim://?cells=16)",
     )
     baudrate: int = setting(115200, choices=BAUDRATES, unit="baud", help="line speed (JK BMS: 115200)")
-    timeout: float = setting(0.5, min=0.05, max=5.0, unit="seconds", help="deadline for one complete reply")
+    timeout: float = setting(
+        0.5,
+        min=0.05,
+        max=5.0,
+        unit="seconds",
+        help="deadline for one complete reply; at most 0.6 x gateway.period is used (warned at start)",
+    )
     source_byte: int = setting(
         3, choices=(2, 3), help="frame source byte of the request: 3 = PC (most tools), 2 = GPS (esphome)"
     )

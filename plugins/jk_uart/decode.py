@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .protocol import COMMAND_READ_ALL, COMMAND_READ_ID, HEADER_SIZE, Frame, JkFrameError
+from .protocol import COMMAND_READ_ALL, COMMAND_READ_ID, HEADER_SIZE, Frame, JkFrameError, JkImplausibleReply
 
 CELLS = 0x79  # variable width: a length byte (3 x N), then N x {cell number u8, mV u16}
 MIN_CELLS, MAX_CELLS = 3, 32
@@ -40,9 +40,10 @@ ID_TABLE: dict[int, tuple[int, str]] = {
 
 REQUIRED_IDS = (CELLS, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85)
 
-#: ``JkFrameError.reason`` values the decoder raises.
+#: ``JkFrameError.reason`` values the decoder raises; ``implausible`` is a :class:`JkImplausibleReply`
+#: (valid framing and checksum, impossible content), the others are structural.
 DECODE_REASONS = (
-    "unknown_id", "truncated_record", "duplicate_id", "missing_id", "value", "request", "command",
+    "unknown_id", "truncated_record", "duplicate_id", "missing_id", "implausible", "request", "command",
 )  # fmt: skip
 
 #: 0x8B alarm bits (bit 0 = LSB) and their names.
@@ -177,7 +178,7 @@ def walk(data: bytes) -> dict[int, bytes]:
 def decode_temperature(raw: int) -> float:
     """0x80-0x82: 0..99 -> °C, 100 -> 0 °C, 101..140 -> 100 - raw (-1 .. -40 °C)."""
     if raw > 140:
-        raise JkFrameError("value", f"temperature code {raw} outside 0..140")
+        raise JkImplausibleReply(f"temperature code {raw} outside 0..140")
     return float(raw if raw < 100 else 100 - raw)
 
 
@@ -188,8 +189,8 @@ def decode_current(raw: int, protocol_version: int | None) -> float:
     elif protocol_version in (None, 0):
         amps = (10000 - raw) * 0.01
     else:
-        raise JkFrameError(
-            "value", f"protocol version 0x{protocol_version:02X} unknown: cannot tell the current encoding"
+        raise JkImplausibleReply(
+            f"protocol version 0x{protocol_version:02X} unknown: cannot tell the current encoding"
         )
     return round(amps, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
 
@@ -198,14 +199,12 @@ def decode_cells(value: bytes) -> tuple[float, ...]:
     """The 0x79 record (length byte included) -> cell voltages, checking numbers run 1..N."""
     size = value[0]
     if size % 3 or not MIN_CELLS <= size // 3 <= MAX_CELLS:
-        raise JkFrameError(
-            "value", f"cell record length {size} is not 3 x N with N in {MIN_CELLS}..{MAX_CELLS}"
-        )
+        raise JkImplausibleReply(f"cell record length {size} is not 3 x N with N in {MIN_CELLS}..{MAX_CELLS}")
     volts = []
     for index in range(size // 3):
         number = value[1 + 3 * index]
         if number != index + 1:
-            raise JkFrameError("value", f"cell record {index + 1} is numbered {number}")
+            raise JkImplausibleReply(f"cell record {index + 1} is numbered {number}")
         volts.append(int.from_bytes(value[2 + 3 * index : 4 + 3 * index], "big") / 1000)
     return tuple(volts)
 
@@ -234,14 +233,13 @@ def decode_records(records: dict[int, bytes]) -> JkStatus:
     for data_id in (0x8A, 0xA9):
         count = u(data_id)
         if count is not None and count != len(cells):
-            raise JkFrameError(
-                "value",
-                f"id 0x{data_id:02X} ({id_name(data_id)}) says {count} cells, 0x79 holds {len(cells)}",
+            raise JkImplausibleReply(
+                f"id 0x{data_id:02X} ({id_name(data_id)}) says {count} cells, 0x79 holds {len(cells)}"
             )
     protocol_version = u(0xC0)
     soc = u(0x85) or 0
     if soc > 100:
-        raise JkFrameError("value", f"SOC {soc} % above 100")
+        raise JkImplausibleReply(f"SOC {soc} % above 100")
     return JkStatus(
         cell_voltages_v=cells,
         voltage_v=round((u(0x83) or 0) * 0.01, 2),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway_core.errors import FrameError
+from gateway_core.errors import FrameError, ImplausibleReply
 
 START = b"NW"  # 4E 57
 END_MARKER = 0x68
@@ -43,6 +43,18 @@ class JkFrameError(FrameError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class JkImplausibleReply(JkFrameError, ImplausibleReply):
+    """A reply whose framing and checksum are valid but whose content cannot be (reason ``implausible``).
+
+    SOC above 100 %, a temperature code outside 0..140, an unknown protocol version, a cell record
+    that is not 3 x N or misnumbered, a cell count (0x8A, 0xA9) contradicting the cells: the engine
+    stops at once instead of keeping the last good reading until it is stale.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("implausible", message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,11 @@ first open), ``clock`` and ``speed``.
 
 Time: with ``clock=real`` (default) the simulator is stepped, on each request, by the real time elapsed
 since the previous one times ``speed``; with ``clock=manual`` it never moves by itself and the caller
-steps it (``get_simulator(name).step(dt)``). Replies are delivered with the simulator's chunk delays
-(split, trickle) in real time; a new request abandons a reply still being delivered. While the
+steps it (``get_simulator(name).step(dt)``). Replies keep wire time at the port's baud rate, as on a
+real line (the request's bytes, then each chunk's, 10 bits a byte), plus the simulator's chunk delays
+(split, trickle), in real time; a new request abandons a reply still being delivered. The source
+refuses replies faster than their wire time (late replies to an earlier request), so this pacing is
+what lets it read the simulator. While the
 simulator is ``unplug()``-ed, open, read and write raise :class:`serial.SerialException`, like a USB
 adapter that was pulled out.
 """
@@ -26,6 +29,8 @@ from collections import deque
 from typing import Any
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+
+from gateway_core.ptysim import wire_time_s
 
 from .simulator import SimulatedBms, get_simulator
 
@@ -166,8 +171,11 @@ class Serial(SerialBase):  # type: ignore[misc]  # pyserial ships no type inform
             if sim.requests != before:
                 self._pending.clear()  # a new request abandons a reply still being sent
             at = max(now, self._pending[-1][0]) if self._pending else now  # bytes queue up in order
+            baud = self._baudrate
+            if chunks:
+                at += wire_time_s(len(data), baud)
             for chunk in chunks:
-                at += chunk.delay_s
+                at += chunk.delay_s + wire_time_s(len(chunk.data), baud)
                 self._pending.append((at, chunk.data))
             self._cond.notify_all()
         return len(data)

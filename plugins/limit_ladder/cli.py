@@ -52,16 +52,19 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
 def from_bms_json(data: dict[str, Any]) -> dict[str, Any]:
     """BatteryReading keys from a BMS plugin's decode JSON (``gateway jk_uart decode``/``read --json``).
 
-    That form has ``temperatures_c`` as ``{"mosfet", "t1", "t2"}`` and the BMS's protection settings
-    under ``protection``; keys the policy does not use are dropped, alarm names the core does not
-    know count as ``bms_internal``.
+    That form has ``temperatures_c`` as ``{"mosfet", "t1", "t2"}`` (jk_uart) or as a list of probes
+    (jbd), a ``cell_count``, and the BMS's protection settings under ``protection``; keys the policy
+    does not use are dropped, alarm names the core does not know count as ``bms_internal``.
     """
-    temps = data["temperatures_c"]
+    temps = data.get("temperatures_c") or {}
     protection = data.get("protection") or {}
     known_alarms = {alarm.value for alarm in Alarm}
     values = {key: data[key] for key in BMS_JSON_KEYS if data.get(key) is not None}
-    values["temperatures_c"] = [temps[probe] for probe in ("t1", "t2") if temps.get(probe) is not None]
-    if temps.get("mosfet") is not None:
+    if isinstance(temps, list):
+        values["temperatures_c"] = temps
+    else:
+        values["temperatures_c"] = [temps[probe] for probe in ("t1", "t2") if temps.get(probe) is not None]
+    if isinstance(temps, dict) and temps.get("mosfet") is not None:
         values["bms_temperature_c"] = temps["mosfet"]
     values["alarms"] = sorted(
         {name if name in known_alarms else Alarm.BMS_INTERNAL.value for name in data.get("alarms", ())}
@@ -73,10 +76,38 @@ def from_bms_json(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def from_record_json(data: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """BatteryReading keys from a decoded record that names its ``record`` (``gateway jk_pb decode``).
+
+    That form uses the BatteryReading names and adds vendor extras under their own names, which are
+    dropped; a settings or device-info record, or one without SOC and current (JK04), is refused.
+    """
+    kind = data.get("record")
+    if kind != "cell_info":
+        raise InputError(f"reading {index + 1}: a {kind} record holds no reading; give a cell_info record")
+    missing = [key for key in ("soc_pct", "current_a") if data.get(key) is None]
+    if missing:
+        raise InputError(f"reading {index + 1}: the cell_info record has no {' or '.join(missing)}")
+    return {key: value for key, value in data.items() if key in READING_KEYS and value is not None}
+
+
 BMS_JSON_KEYS = (
     "cell_voltages_v", "voltage_v", "current_a", "soc_pct", "charge_enabled", "discharge_enabled",
     "cycle_count", "capacity_ah",
 )  # fmt: skip
+
+
+def _without_cell_count(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """``cell_count`` (a BatteryReading property, in ``gateway daly decode`` JSON) must match the cells."""
+    if "cell_count" not in data:
+        return data
+    values = {key: value for key, value in data.items() if key != "cell_count"}
+    cells = values.get("cell_voltages_v")
+    if isinstance(cells, list) and data["cell_count"] != len(cells):
+        raise InputError(
+            f"reading {index + 1}: cell_count {data['cell_count']!r} but {len(cells)} cell voltages"
+        )
+    return values
 
 
 def reading_from_json(data: object, index: int = 0) -> BatteryReading:
@@ -86,8 +117,14 @@ def reading_from_json(data: object, index: int = 0) -> BatteryReading:
     """
     if not isinstance(data, dict):
         raise InputError(f"reading {index + 1}: expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("temperatures_c"), dict):
+    declared = data.get("cell_count")
+    if "record" in data:
+        data = from_record_json(data, index)
+    elif isinstance(data.get("temperatures_c"), dict) or "cell_count" in data:
         data = from_bms_json(data)
+    if declared is not None:  # a decoder's cell count must match the cells it gave
+        data = {**data, "cell_count": declared}
+    data = _without_cell_count(data, index)
     unknown = sorted(set(data) - set(READING_KEYS) - {GRID_KEY})
     if unknown:
         raise InputError(

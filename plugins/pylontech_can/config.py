@@ -1,4 +1,8 @@
-"""The ``[pylontech]`` section: which CAN bus, and what the Pylontech frames say (stdlib only)."""
+"""The ``[pylontech]`` section: which CAN bus, which inverter profile, what the frames say (stdlib only).
+
+The profile keys (``frames``, ``manufacturer``, ``peer_silent_after_s``, ...) default to ``None``,
+meaning "what the profile says"; a value set here overrides the profile.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,17 @@ from typing import Literal
 
 from gateway_core.settings import setting
 
-#: Longest manufacturer name 0x35E can carry.
-MANUFACTURER_LEN = 8
+from .profile import (
+    MANUFACTURER_LEN,
+    ProfileError,
+    check_before_first_reading,
+    check_frames,
+    check_manufacturer,
+    check_peer_ids,
+    shipped_names,
+)
+
+__all__ = ["MANUFACTURER_LEN", "PylontechConfig"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +48,46 @@ class PylontechConfig:
         {},
         help="extra keyword arguments for can.Bus, e.g. { tty_baudrate = 115200 } for slcan",
     )
-    manufacturer: str = setting("PYLON", help="manufacturer name in 0x35E (ASCII, up to 8 characters)")
-    module_count: int = setting(1, min=1, max=255, help="battery module count reported in 0x359 byte 4")
+    profile: str = setting(
+        "generic",
+        choices=shipped_names(),
+        help="inverter profile: which frames, 0x35E name, 0x305 handling and CVL step-down the inverter "
+        "family expects (`gateway pylontech profiles`); generic = the Pylontech V1.2 set",
+    )
+    profile_file: str | None = setting(
+        None, help="a TOML file with your own profile (same keys as the shipped ones); replaces `profile`"
+    )
+    frames: tuple[str, ...] | None = setting(
+        None,
+        help='profile override: frames to send, in order, e.g. ["0x351", "0x355/8", ...] '
+        "(the six base frames plus any of 0x35A, 0x35F, 0x370-0x377, 0x379)",
+    )
+    before_first_reading: tuple[str, ...] | None = setting(
+        None, help="profile override: frames sent before the first valid reading (no measured values)"
+    )
+    manufacturer: str | None = setting(
+        None, help="profile override: manufacturer name in 0x35E (ASCII, up to 8 characters)"
+    )
+    peer_ids: tuple[str, ...] | None = setting(
+        None, help='profile override: frame ids that count as the inverter, e.g. ["0x305"]'
+    )
+    peer_extended_ids: bool | None = setting(
+        None, help="profile override: a 29-bit frame with a peer id counts as the inverter too"
+    )
+    cvl_step_down_v_per_min: float | None = setting(
+        None,
+        min=0.0,
+        max=100.0,
+        unit="V/min",
+        help="profile override: fastest fall of the sent CVL (0 = at once); never slows the currents",
+    )
+    module_count: int | None = setting(
+        None,
+        min=1,
+        max=255,
+        help="battery module count reported in 0x359 byte 4 (default: the reading's pack count: 1 for one "
+        "pack)",
+    )
     send_discharge_voltage: bool = setting(
         True, help="send the discharge voltage limit in 0x351 bytes 6-7 (false: 0x351 has 6 bytes)"
     )
@@ -55,7 +106,8 @@ class PylontechConfig:
         min=0.0,
         max=6553.5,
         unit="V",
-        help="CVL sent with stop limits before any limits carried one (default: cell count x "
+        help="CVL sent with stop limits until limits resting on a plausible reading carried one "
+        "(default: cell count x "
         "cell_charge_voltage_v)",
     )
     stop_discharge_voltage_v: float | None = setting(
@@ -63,7 +115,8 @@ class PylontechConfig:
         min=0.0,
         max=6553.5,
         unit="V",
-        help="DVL sent with stop limits before any limits carried one (default: cell count x "
+        help="DVL sent with stop limits until limits resting on a plausible reading carried one "
+        "(default: cell count x "
         "cell_discharge_voltage_v)",
     )
     fallback_cell_count: int = setting(
@@ -105,21 +158,39 @@ class PylontechConfig:
         choices=(4, 5),
         help="0x35C bit for the force charge request: 4 (request II, preferred) or 5 (request I)",
     )
-    peer_silent_after_s: float = setting(
-        10.0,
+    peer_silent_after_s: float | None = setting(
+        None,
         min=1.0,
         max=3600.0,
         unit="seconds",
-        help="log that the inverter went silent when no 0x305 arrived for this long",
+        help="profile override: log that the inverter went silent when no 0x305 arrived for this long",
+    )
+    obey_margin_a: float = setting(
+        5.0,
+        min=0.0,
+        max=1000.0,
+        unit="A",
+        help="the inverter ignores the limits when the measured current exceeds the CCL or DCL by more "
+        "than this ...",
+    )
+    obey_after_s: float = setting(
+        30.0, min=1.0, max=3600.0, unit="seconds", help="... for longer than this (reported every cycle)"
     )
 
     def __post_init__(self) -> None:
-        if len(self.manufacturer) > MANUFACTURER_LEN or not self.manufacturer.isascii():
-            raise ValueError(
-                f"manufacturer = {self.manufacturer!r} must be at most {MANUFACTURER_LEN} ASCII characters"
-            )
-        if not self.manufacturer.isprintable():
-            raise ValueError(f"manufacturer = {self.manufacturer!r} must be printable ASCII")
+        try:
+            if self.manufacturer is not None:
+                check_manufacturer(self.manufacturer)
+            if self.frames is not None:
+                check_frames(self.frames)
+            if self.before_first_reading is not None:
+                check_before_first_reading(self.before_first_reading)
+            if self.peer_ids is not None:
+                check_peer_ids(self.peer_ids)
+        except ProfileError as exc:
+            raise ValueError(str(exc)) from None
+        if self.profile_file is not None and not self.profile_file.strip():
+            raise ValueError("profile_file must not be empty (leave it out to use `profile`)")
         if (
             self.force_charge_soc_pct is not None
             and self.force_charge_release_soc_pct <= self.force_charge_soc_pct
@@ -135,8 +206,3 @@ class PylontechConfig:
             raise ValueError(
                 f"bus_options must not set {', '.join(sorted(reserved))}; use the key of the same name"
             )
-
-    @property
-    def manufacturer_bytes(self) -> bytes:
-        """The 0x35E payload: the name padded with spaces to 8 bytes."""
-        return self.manufacturer.encode("ascii").ljust(MANUFACTURER_LEN, b" ")

@@ -55,3 +55,26 @@ BLOCKS_DISCHARGE = frozenset(
 COMMUNICATION_FAULTS = frozenset({Fault.NO_READING, Fault.STALE_READING, Fault.TIMEOUT})
 #: Gateway faults reported as "system error".
 SYSTEM_FAULTS = frozenset({Fault.IMPLAUSIBLE_READING, Fault.POLICY_ERROR})
+
+#: 0x35A alarm field (2-bit, bytes 0-3) -> the BMS alarms that raise it (SMA / MG Master LV order).
+ALARM_FIELDS: Mapping[str, frozenset[Alarm]] = {
+    "general_alarm": frozenset(),  # raised with any field below, and on a gateway fault
+    "high_voltage_alarm": frozenset({Alarm.CELL_OVERVOLTAGE, Alarm.PACK_OVERVOLTAGE}),
+    "low_voltage_alarm": frozenset({Alarm.CELL_UNDERVOLTAGE, Alarm.PACK_UNDERVOLTAGE}),
+    "high_temperature_alarm": frozenset(
+        {Alarm.BATTERY_OVERTEMPERATURE, Alarm.MOSFET_OVERTEMPERATURE, Alarm.BOX_OVERTEMPERATURE}
+    ),
+    "low_temperature_alarm": frozenset({Alarm.BATTERY_UNDERTEMPERATURE}),
+    "high_discharge_current_alarm": frozenset({Alarm.DISCHARGE_OVERCURRENT}),
+    "high_charge_current_alarm": frozenset({Alarm.CHARGE_OVERCURRENT}),
+    "bms_internal_alarm": frozenset({Alarm.BMS_INTERNAL, Alarm.CELL_ZERO_VOLTAGE}),
+    "cell_imbalance_alarm": frozenset({Alarm.CELL_IMBALANCE}),
+}
+#: 0x35A warning fields (bytes 4-7) the gateway reports; the BMS alarms that raise each.
+WARNING_FIELDS: Mapping[str, frozenset[Alarm]] = {
+    "general_warning": frozenset({Alarm.LOW_CAPACITY}),
+    **{name.replace("_alarm", "_warning"): frozenset() for name in ALARM_FIELDS if name != "general_alarm"},
+}
+#: 2-bit states of 0x35A: 0 not reported, 1 raised, 2 ok (SMA: "arrives" / "leaves").
+FIELD_RAISED = 1
+FIELD_OK = 2

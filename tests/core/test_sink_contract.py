@@ -76,15 +76,16 @@ def test_a_grant_reaches_the_peer_and_stop_limits_take_it_back(name):
         peer.close()
 
 
-@pytest.mark.parametrize("at", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("at", [1, 2, 3, 5])
 def test_a_freeze_mid_set_never_leaves_a_permission_from_the_old_decision(name, at):
     clock = FreezingClock()
     sink, peer = build(name, clock)
     try:
         sink.publish(make_reading(clock), GRANT)
         peer.grants()
+        reading = make_reading(clock)
         clock.arm(at, 7.0)  # the process stops for 7 s somewhere inside the next set
-        sink.publish(make_reading(clock), GRANT)
+        sink.publish(reading, GRANT)
         grants = peer.grants()
         assert grants, "the sink sent nothing at all"
         assert not grants[-1].permits, "the set ended with the old permission after a 7 s freeze"

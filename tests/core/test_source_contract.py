@@ -86,7 +86,7 @@ def rig(request, tmp_path):
 
 
 def settled(rig: Rig) -> None:
-    results = rig.run(0.9)
+    results = rig.run(1.2)
     assert results[-1].limits.fault is None, results[-1].limits.reasons
     assert results[-1].reading is not None and results[-1].reading.cell_count == CELLS
 
@@ -103,7 +103,7 @@ def test_no_valid_reply_means_stop_limits_within_stale_after_and_a_period(rig, f
     assert results[-1].limits.fault in (Fault.STALE_READING, Fault.NO_READING)
     assert results[-1].limits.charge_current_a == results[-1].limits.discharge_current_a == 0
     rig.device.clear_faults()
-    assert rig.run(0.9)[-1].limits.fault is None  # and it recovers
+    assert rig.run(1.5)[-1].limits.fault is None  # and it recovers
 
 
 def test_impossible_content_in_a_valid_frame_stops_at_once(rig):

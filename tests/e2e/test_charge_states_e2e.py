@@ -176,11 +176,6 @@ def saved_state(path: Path, wanted: str) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="0x355 carries Limits.reported_soc_pct once the pylontech sink change (branch pylon) lands; "
-    "then remove this mark",
-)
 def test_the_soc_on_the_bus_is_the_reported_soc(bench: Bench) -> None:
     for _ in range(200):
         seen = cycle(bench)

@@ -36,6 +36,7 @@ from tests.support.slcan import SlcanAdapter
 
 #: Default period; ``stale_after`` is STALE_PERIODS periods and the JK reply deadline half a period.
 PERIOD = 0.1
+JK_BAUD = 115200  # the pty keeps a real line's wire time: the source refuses faster (late) replies
 STALE_PERIODS = 5
 #: Cycles after a source fault begins within which stop limits must be on the bus:
 #: the reading ages past ``stale_after`` (STALE_PERIODS cycles), plus the cycle in progress when
@@ -65,7 +66,7 @@ class Rig:
         self.stale_after = STALE_PERIODS * period
         self.clock = MonotonicClock()
         self.sim = sim or SimulatedBms(cells=16, soc_pct=60.0, current_a=0.0)
-        self.jk = PtyServer(self.sim, link=str(tmp_path / "jk-bms"), speed=0)
+        self.jk = PtyServer(self.sim, link=str(tmp_path / "jk-bms"), speed=0, baud=JK_BAUD)
         self.can = SlcanAdapter(str(tmp_path / "can-adapter"))
         self.source = JkUartSource(JkUartConfig(port=self.jk.path, timeout=period / 2), self._ctx("jk_uart"))
         self.policy = LadderPolicy(LadderConfig(), self._ctx("limit_ladder"))

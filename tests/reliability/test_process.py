@@ -23,6 +23,7 @@ from jk_uart.simulator import SimulatedBms
 from tests.support.slcan import BusFrame, SlcanAdapter
 
 PERIOD = 0.2
+JK_BAUD = 115200  # the pty keeps a real line's wire time: the source refuses faster (late) replies
 GATEWAY = shutil.which("gateway", path=os.path.dirname(sys.executable))
 
 
@@ -31,7 +32,7 @@ class Bench:
 
     def __init__(self, tmp_path: Path) -> None:
         self.sim = SimulatedBms(cells=16, soc_pct=60.0)
-        self.jk = PtyServer(self.sim, link=str(tmp_path / "jk-bms"), speed=0)
+        self.jk = PtyServer(self.sim, link=str(tmp_path / "jk-bms"), speed=0, baud=JK_BAUD)
         self.jk.start()
         self.can = SlcanAdapter(str(tmp_path / "can-adapter"))
         self.procs: list[subprocess.Popen[bytes]] = []

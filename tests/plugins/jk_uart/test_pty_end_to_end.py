@@ -27,6 +27,7 @@ from .helpers import SkewClock
 
 STALE_S = 2.5
 STEP_S = 1.0
+BAUD = 115200  # replies keep real wire time: the source refuses faster ones as late replies
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path):
     sim = SimulatedBms(cells=16, soc_pct=60, current_a=-10, trickle_byte_s=0.004)
-    server = PtyServer(sim, link=str(tmp_path / "ttyJK"), speed=0)
+    server = PtyServer(sim, link=str(tmp_path / "ttyJK"), speed=0, baud=BAUD)
     server.start()
     clock = SkewClock()
     source = JkUartSource(
@@ -148,6 +149,7 @@ class Counting:
 
 
 def test_rs485_mode_on_a_pty_is_refused_clearly(rig):
+    rig.source.close()  # the port is opened exclusively
     src = JkUartSource(
         JkUartConfig(port=rig.server.path, rs485=True),
         PluginContext("jk_uart", rig.clock, logging.getLogger("t")),

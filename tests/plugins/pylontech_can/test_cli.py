@@ -55,12 +55,12 @@ def test_decode_accepts_spaced_bytes_and_candump_form(app: typer.Typer) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["35A", "00"], 1, "0x35A is not a Pylontech V1.2 frame"),
+        (["360", "00"], 1, "0x360 is not a Pylontech V1.2 frame"),
         (["351", "01"], 1, "too few to decode"),
-        (["zz", "00"], 2, "invalid literal"),
+        (["zz", "00"], 2, "'zz' is not an 11-bit CAN id"),
         (["800", "00"], 2, "not an 11-bit CAN id"),
         (["351", "0102030405060708090A"], 2, "at most 8"),
-        (["351", "XYZ"], 2, "non-hexadecimal"),
+        (["351", "XYZ"], 2, "'XYZ' is not whole bytes of hex digits"),
         ([], 2, "give ID DATA_HEX"),
     ],
 )
@@ -86,7 +86,7 @@ def test_decode_candump_of_real_captures(app: typer.Typer) -> None:
     }
     assert by_key[("can0", "0x359")]["signals"]["module_count"] == 6
     assert by_key[("can2", "0x359")]["signals"]["module_count"] == 10
-    assert by_key[("can1", "0x35F")]["signals"] is None
+    assert by_key[("can1", "0x35F")]["signals"]["capacity_ah"] == 572
 
 
 def test_decode_candump_errors(app: typer.Typer, tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_decode_candump_names_every_line_it_skips(app: typer.Typer, tmp_path: Pa
 def test_render_view_of_a_gateway_set() -> None:
     frames = FrameBuilder(PylontechConfig()).build(WORKED_READING, WORKED_LIMITS)
     table = {f.arbitration_id: (f.data, 100.0) for f in frames}
-    table[0x35A] = (bytes(8), 96.0)
+    table[0x360] = (bytes(8), 96.0)
     lines = render_view(table, 100.5, title="bus virtual test")
     text = "\n".join(lines)
     assert lines[0] == "bus virtual test"
@@ -123,7 +123,7 @@ def test_render_view_of_a_gateway_set() -> None:
     assert "charge_enable, discharge_enable" in text
     assert "'PYLON'" in text
     assert "0.5 s" in text
-    assert "0x35A" in text and "(not decoded)" in text and "STALE" in text
+    assert "0x360" in text and "(not decoded)" in text and "STALE" in text
     assert "no 0x305 heartbeat seen" in text
 
 

@@ -13,6 +13,7 @@ from gateway_core.plugins import collect_registrations, make_plugin_manager
 from gateway_core.roles import InverterSink, PluginContext
 from gateway_core.settings import build_section
 from pylontech_can.config import PylontechConfig
+from pylontech_can.profile import resolve
 from tests.fakes import FakeClock
 
 
@@ -58,4 +59,5 @@ def test_bus_options_accept_scalars() -> None:
         PylontechConfig, "pylontech", {"bus_options": {"tty_baudrate": 115200, "rtscts": False, "x": "y"}}
     )
     assert dict(config.bus_options) == {"tty_baudrate": 115200, "rtscts": False, "x": "y"}
-    assert config.manufacturer_bytes == b"PYLON   "
+    assert config.manufacturer is None  # the profile's name (generic: PYLON) unless set here
+    assert resolve(config).manufacturer_bytes == b"PYLON   "
