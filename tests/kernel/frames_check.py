@@ -80,6 +80,24 @@ def check_set(frames: list[canlog.Frame], ref: Reference) -> None:
     assert decoded[0x35E] == {"name": "PYLON   "}
 
 
+def check_sets(sets: list[list[canlog.Frame]], ref: Reference, at_least: int) -> None:
+    """Sets from the VM: each complete and in order; each says the reading or is a stop set.
+
+    Under emulation a cycle can run late, and the engine then replaces a decision too old at send
+    time by stop limits (the fail-safe, not a failure); at least ``at_least`` must be full sets.
+    """
+    full = 0
+    for frames in sets:
+        assert [f.arbitration_id for f in frames] == list(canlog.SET_IDS), frames
+        if is_stop(frames[0]):
+            requests = check_decode(canlog.REQUESTS_ID, frames[4].data)
+            assert not requests["charge"] and not requests["discharge"]
+        else:
+            check_set(frames, ref)
+            full += 1
+    assert full >= at_least, (full, len(sets))
+
+
 def is_stop(frame: canlog.Frame) -> bool:
     """A 0x351 that allows no current at all."""
     decoded = check_decode(frame.arbitration_id, frame.data)
