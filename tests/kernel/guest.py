@@ -41,6 +41,8 @@ SLCAN_TXQUEUELEN = 3
 #: Bounds of the waits (real time in the VM, where Python runs tens of times slower than native).
 START_WAIT_S = 240.0
 STEP_WAIT_S = 60.0
+#: How often a wait looks again (each look reads the logs: under emulation, CPU the gateway needs).
+POLL_S = 0.2
 #: An outage ends once the sink has logged this backoff (its attempts came 1, then 2 s apart).
 LAST_BACKOFF = "next try in 4 s"
 GATEWAY_TOML = f"""\
@@ -100,7 +102,7 @@ class Run:
             if time.monotonic() > deadline:
                 self.event("timeout", what=what)
                 return False
-            time.sleep(0.05)
+            time.sleep(POLL_S)
         return True
 
     def frames(self, interface: str, arbitration_id: int, since_s: float) -> list[canlog.Frame]:
@@ -188,8 +190,9 @@ def start_slcan(run: Run, adapter: SlcanAdapter) -> subprocess.Popen[bytes]:
 def stall(run: Run, gw: Gateway, adapter: SlcanAdapter) -> None:
     """The adapter stops reading just after a complete set; later it reads again.
 
-    ``jam()`` fills the pty (the adapter's buffer), so the slcan driver holds the next frame and
-    slcan0's queue takes ``SLCAN_TXQUEUELEN`` more: the next set is cut short by ENOBUFS.
+    ``jam()`` fills the pty (the adapter's buffer), so the slcan driver holds the next frame, the
+    stack one more for a retry, slcan0's queue ``SLCAN_TXQUEUELEN``: then the set's next frame gets
+    ENOBUFS.
     """
     sets = len(adapter.sent(0x35E))
     run.wait("stall: a set completes", lambda: len(adapter.sent(0x35E)) > sets)
