@@ -33,14 +33,16 @@ class Ticket:
 
     __slots__ = ("busy", "done", "error", "fn", "started_s", "took_s", "value")
 
-    def __init__(self, fn: Callable[[], object], started_s: float, *, busy: bool = False) -> None:
+    def __init__(
+        self, fn: Callable[[], object], started_s: float, *, busy: bool = False, threaded: bool = False
+    ) -> None:
         self.fn = fn
         self.started_s = started_s
         self.busy = busy
         self.value: object = None
         self.error: BaseException | None = None
         self.took_s = 0.0
-        self.done = threading.Event()
+        self.done: threading.Event | None = threading.Event() if threaded else None
 
     def execute(self) -> None:
         """Run the job, keeping its value or error; never raises."""
@@ -49,7 +51,8 @@ class Ticket:
         except BaseException as exc:  # handed to result(); a worker must survive anything
             self.error = exc
         finally:
-            self.done.set()
+            if self.done is not None:
+                self.done.set()
 
 
 class Lane(Protocol):
@@ -128,9 +131,10 @@ class ThreadLane:
 
     def start(self, job: Callable[[], T]) -> Ticket:
         """Hand ``job`` to the worker, unless an abandoned job still runs (then the ticket is busy)."""
-        if self._pending is not None and not self._pending.done.is_set():
+        pending = self._pending
+        if pending is not None and pending.done is not None and not pending.done.is_set():
             return Ticket(job, time.monotonic(), busy=True)
-        ticket = self._pending = Ticket(job, time.monotonic())
+        ticket = self._pending = Ticket(job, time.monotonic(), threaded=True)
         self._jobs.put(ticket)
         return ticket
 
@@ -139,7 +143,7 @@ class ThreadLane:
         if ticket.busy:
             return _outcome(ticket, None)
         remaining = ticket.started_s + deadline_s - time.monotonic()
-        if not ticket.done.wait(max(0.0, remaining)):
+        if ticket.done is None or not ticket.done.wait(max(0.0, remaining)):
             return _outcome(ticket, f"source/policy late: no result within {deadline_s:.2f} s")
         return _outcome(ticket, None)
 

@@ -59,6 +59,14 @@ def _finite(owner: object, **values: float | None) -> None:
             raise ValueError(f"{type(owner).__name__}.{name} must be a finite number, not {value!r}")
 
 
+def _finite_items(owner: object, name: str, values: tuple[float, ...]) -> None:
+    """Every item finite (fast path: one pass, a message only for the first bad one)."""
+    if all(map(math.isfinite, values)):
+        return
+    for index, value in enumerate(values):
+        _finite(owner, **{f"{name}[{index}]": value})
+
+
 @dataclass(frozen=True, slots=True)
 class BatteryReading:
     """One snapshot of the battery as a BMS source reported it.
@@ -106,10 +114,8 @@ class BatteryReading:
             bms_discharge_current_limit_a=self.bms_discharge_current_limit_a,
             capacity_ah=self.capacity_ah,
         )
-        for index, cell in enumerate(self.cell_voltages_v):
-            _finite(self, **{f"cell_voltages_v[{index}]": cell})
-        for index, temp in enumerate(self.temperatures_c):
-            _finite(self, **{f"temperatures_c[{index}]": temp})
+        _finite_items(self, "cell_voltages_v", self.cell_voltages_v)
+        _finite_items(self, "temperatures_c", self.temperatures_c)
         if not isinstance(self.cell_voltages_v, tuple) or not isinstance(self.temperatures_c, tuple):
             raise TypeError("BatteryReading.cell_voltages_v and temperatures_c must be tuples")
         if not isinstance(self.alarms, frozenset):

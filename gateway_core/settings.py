@@ -196,10 +196,20 @@ def format_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{k} = {format_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {format_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, int) and value.bit_length() > 64:
         return f"(a {int(value.bit_length() * 0.30103) + 1}-digit number)"  # never str() a huge int
     return str(value)
+
+
+def _toml_key(key: object) -> str:
+    """A table key as TOML spells it: bare when it is a plain word, else a quoted, escaped string."""
+    text = str(key)
+    return (
+        text
+        if text and all(c.isalnum() or c in "_-" for c in text) and text.isascii()
+        else format_value(text)
+    )
 
 
 def _toml_char(ch: str) -> str:

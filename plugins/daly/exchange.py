@@ -20,8 +20,9 @@ from gateway_core.ptysim import wire_time_s
 
 from .protocol import FRAME_SIZE, Frame, FrameAssembler, build_request
 
-#: The port's read timeout, set once at open: a read returns at its first byte or after this slice.
-READ_SLICE_S = 0.05
+#: The port's read timeout, set once at open: a read returns at its first byte or after this slice,
+#: so an exchange may end up to one slice after its deadline (the poll allows for it).
+READ_SLICE_S = 0.02
 EARLY_FACTOR = 0.9
 
 

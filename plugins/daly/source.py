@@ -199,7 +199,7 @@ class DalySource:
         clock = self._ctx.clock
         per_request = self.config.timeout + self.config.bus_gap_s
         budget = len(ids) * LEARN_ATTEMPTS * per_request + 1.0 if learn else POLL_SHARE * self._ctx.period_s
-        deadline = clock.now() + budget
+        deadline = clock.now() + budget - READ_SLICE_S  # a blocked read may end one slice late
         frames: list[Frame] = []
         try:
             with line.turn(

@@ -73,6 +73,7 @@ class DemoOptions:
     packs: int = 1
     fault_pack: int = 1
     web: str = ""
+    meter_port: int = 0
 
 
 @dataclass
@@ -112,6 +113,13 @@ def demo_overrides(opts: DemoOptions, name: str) -> list[str]:
         listed = ", ".join(f'"pack{i + 1}"' for i in range(opts.packs))
         sources.append(f"gateway.sources=[{listed}]")
     observers = ['gateway.observers=["web"]', f'web.listen="{opts.web}"'] if opts.web else []
+    if opts.meter_port:  # a simulated SMA Energy Meter on loopback, and the policy watching it
+        observers += [
+            'gateway.meter="sma_em"',
+            'sma_em.group=""',
+            f'sma_em.listen="127.0.0.1:{opts.meter_port}"',
+            'limit_ladder.oscillation_input="grid_power"',
+        ]
     return [
         *sources,
         'gateway.policy="limit_ladder"',
@@ -246,6 +254,12 @@ def run_demo(
         out(screen(lines, tty=tty, width=size.columns, height=size.lines))
         steer_fault(result.cycle + 1)
 
+    sender = None
+    if opts.meter_port:
+        from sma_em.simulate import OscillatingPair, UnicastSender
+
+        pair = OscillatingPair(amplitude_w=600.0, swing_s=3.0 * opts.period_s, step_s=opts.period_s)
+        sender = UnicastSender(("127.0.0.1", opts.meter_port), pair, period_s=opts.period_s).start()
     try:
         with _captured_logs(events):
             steer_fault(1)
@@ -266,6 +280,8 @@ def run_demo(
         while (message := listener.recv(0)) is not None:
             run.final_frames[message.arbitration_id] = bytes(message.data)
     finally:
+        if sender is not None:
+            sender.stop()
         listener.shutdown()
         for index in range(opts.packs):
             forget_simulator(sim_name(name, index))
@@ -297,6 +313,15 @@ def _goodbye(run: DemoRun) -> str:
                 f"  0x{arbitration_id:03X}  {data.hex(' ').upper():<23}  {summarize(arbitration_id, data)}"
             )
     return "\n".join(lines) + "\n"
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing uses now (for the simulated meter's datagrams)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def register_demo_command(app: typer.Typer) -> None:
@@ -333,6 +358,10 @@ def register_demo_command(app: typer.Typer) -> None:
             bool, typer.Option("--web", help="serve the web page on the demo's data (needs the web plugin)")
         ] = False,
         web_listen: Annotated[str, typer.Option(help="address:port of --web's page")] = "127.0.0.1:8080",
+        meter: Annotated[
+            bool,
+            typer.Option("--meter", help="simulate an SMA Energy Meter seeing two inverters push each other"),
+        ] = False,
         plain: Annotated[bool, typer.Option("--plain", help="append plain text even on a terminal")] = False,
         config: Annotated[
             Path | None, typer.Option("--config", "-c", help="TOML config (default: none)")
@@ -362,6 +391,7 @@ def register_demo_command(app: typer.Typer) -> None:
             packs,
             min(fault_pack, packs),
             web_listen if web else "",
+            free_udp_port() if meter else 0,
         )
         tty = sys.stdout.isatty() and not plain
 

@@ -161,6 +161,10 @@ def render(
     lines += notes
     lines += [f"BMS  {result.source}" + (f"  | parser: {parser}" if parser else "")]
     lines += bms_lines(result.reading, now_s)
+    if result.meter is not None:
+        power = result.meter.grid_power_w
+        flow = "import" if power >= 0 else "export"
+        lines.append(f"GRID  {power:+.0f} W {flow} (meter {result.meter_age_s or 0.0:.1f} s old)")
     lines += limit_lines(result)
     heard = (
         f"gateway heard 0x305 {max(0.0, now_s - result.peer_seen_at_s):.1f} s ago"

@@ -7,8 +7,8 @@ deadline (0.8 of the period): the wait for the turn is what the budget leaves af
 exchange, so a pack waiting behind others gives up (:class:`LineBusy`, a SourceTimeout: the engine
 keeps its last good reading until stale) instead of hanging the cycle.
 
-Opening reads the device info (``layout = "auto"``) and the settings (the BMS's own current limits)
-when the pack answers; no reading is given before the settings are known. A pack silent for
+Opening reads the settings (the BMS's own current limits) and, with ``layout = "auto"``, the device
+info that names the layout; no reading is given before the settings are known. A pack silent for
 :data:`MISSING_AFTER` polls in a row has its settings read again once it answers (it may have been
 power-cycled or swapped). A silent pack is never "unavailable": the port is fine, the engine keeps
 its last good reading until stale, and the line's fairness gives it only its share of the turns.
@@ -28,8 +28,9 @@ from gateway_core.serialbus import LineBusy, SharedLine, line_key, open_line
 
 from .cellinfo import CellInfo, decode_cell_info
 from .config import JkPbConfig
+from .decode import decode_cell_info_auto
 from .exchange import READ_SLICE_S, NoReply, Reply, poll
-from .layout import LAYOUT_32S, layout_for_device
+from .layout import LAYOUT_24S, LAYOUT_32S, layout_for_device
 from .reading import to_reading
 from .records import CELL_INFO, DEVICE_INFO, SETTINGS
 from .settings import DeviceInfo, Settings, decode_device_info, decode_settings
@@ -134,8 +135,11 @@ class JkPbSource:
         end = self._budget_end()
         self._prime(end)
         reply = self._poll(CELL_INFO, end)
-        assert self.layout is not None  # set by _prime
-        info = decode_cell_info(reply.record, self.layout)
+        if self.layout is None:
+            info = decode_cell_info_auto(reply.record)
+            self.layout = info.layout  # from now on a record must fit this layout
+        else:
+            info = decode_cell_info(reply.record, self.layout)
         self.last_info = info
         return info
 
@@ -145,42 +149,31 @@ class JkPbSource:
         return self._ctx.clock.now() + LANE_SHARE * self._ctx.period_s - LANE_MARGIN_S
 
     def _prime(self, end: float, *, at_open: bool = False) -> None:
-        """Read what the cell info needs first: the device info (for the layout) and the settings.
+        """Read the settings (no reading before them), and at open the device info if there is room.
 
-        Some firmwares skip a device-info request now and then; a pack that answers the settings but
-        not the device info is read with the 32S layout (every PB unit is 32S).
+        The device info names the layout; without it (a busy line at open, or a firmware that skips
+        device-info requests now and then) the first cell-info record decides, 32S first: read with
+        the wrong layout a record fails the decoder's checks (see :mod:`jk_pb.cellinfo`).
         """
-        missing_device: SourceError | None = None
-        if self.layout is None and self.device is None:
-            try:
-                self.device = decode_device_info(self._poll(DEVICE_INFO, end).record)
-            except ImplausibleReply:
-                raise
-            except NoReply:
-                if at_open:  # an absent pack costs one timeout at open, not two
-                    raise
-                missing_device = NoReply(f"no device info ({self.where})")
-            except FrameError as exc:
-                missing_device = exc
         if self.settings is None:
             settings = decode_settings(self._poll(SETTINGS, end).record)
             if settings.address not in (0, self.config.address):
                 raise FrameError(f"settings record says address {settings.address} ({self.where})")
             self.settings = settings
-        if self.layout is None:
-            if self.device is None:
-                self._ctx.logger.warning(
-                    "%s: no device info (%s); reading the 32S layout", self.where, missing_device
-                )
-                self.layout = LAYOUT_32S
-                return
-            d = self.device
-            layout = layout_for_device(d.model, d.hardware_version, d.software_version)
-            if layout not in ("24s", "32s"):
-                raise FrameError(
-                    f"{d.model} ({self.where}) sends {layout} records, which jk_pb does not read"
-                )
-            self.layout = layout
+        if not at_open or self.layout is not None or self.device is not None:
+            return
+        try:
+            self.device = decode_device_info(self._poll(DEVICE_INFO, end).record)
+        except ImplausibleReply:
+            raise
+        except SourceError as exc:  # informational: the cell info can name its layout itself
+            self._ctx.logger.debug("%s: no device info at open: %s", self.where, exc)
+            return
+        d = self.device
+        layout = layout_for_device(d.model, d.hardware_version, d.software_version)
+        if layout not in (LAYOUT_24S, LAYOUT_32S):
+            raise FrameError(f"{d.model} ({self.where}) sends {layout} records, which jk_pb does not read")
+        self.layout = layout
 
     def _poll(self, frame_type: int, end: float) -> Reply:
         line = self._line
@@ -211,7 +204,8 @@ class JkPbSource:
             raise
         except NoReply:
             self._silent += 1
-            if self._silent == MISSING_AFTER:
+            if self._silent == MISSING_AFTER:  # power-cycled or swapped? learn it again
+                self.layout = None if self.config.layout == "auto" else self.config.layout
                 self._ctx.logger.info(
                     "%s: silent for %d polls; its settings are read again", self.where, self._silent
                 )

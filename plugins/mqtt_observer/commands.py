@@ -23,6 +23,11 @@ from gateway_core.model import LimitFlag, Limits
 #: The largest current an override may name; anything above any real pack is a typo.
 MAX_OVERRIDE_A = 10000.0
 
+#: The largest payload accepted on any topic the observer subscribes to (commands, the Home
+#: Assistant status); a command is a few dozen bytes. With MQTT 5 the broker drops larger messages
+#: before they reach the gateway; with 3.1.1 they are refused on arrival.
+MAX_PAYLOAD_BYTES = 1024
+
 _CLEAR_WORDS = {"", "clear", "off", "none", "null"}
 _CHARGE_FLAGS = LimitFlag.CHARGE | LimitFlag.FORCE_CHARGE | LimitFlag.FULL_CHARGE
 
@@ -51,11 +56,17 @@ class Override:
 
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise CommandError(f"{what} must be a number, not {json.dumps(value)}")
+        raise CommandError(f"{what} must be a number, not {_shorten(json.dumps(value))}")
+    if isinstance(value, int) and abs(value) > 10**15:  # float() of a 400-digit int overflows
+        raise CommandError(f"{what} = {_shorten(str(value))} is out of range")
     number = float(value)
     if not math.isfinite(number):
         raise CommandError(f"{what} must be a finite number")
     return number
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 def parse_override_command(
@@ -63,9 +74,12 @@ def parse_override_command(
 ) -> Override | None:
     """Turn a command payload into an :class:`Override` (``None`` clears the current one).
 
-    :raises CommandError: not UTF-8, not a number or JSON object, unknown keys, a negative or
-        absurd current, or a duration outside 1 s to ``max_duration_s``.
+    :raises CommandError: longer than :data:`MAX_PAYLOAD_BYTES`, not UTF-8, not a number or JSON
+        object, unknown keys, a negative or absurd current (a 400-digit integer included), or a
+        duration outside 1 s to ``max_duration_s``.
     """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandError(f"command is {len(payload)} bytes long; at most {MAX_PAYLOAD_BYTES} accepted")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -75,12 +89,13 @@ def parse_override_command(
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        raise CommandError(f"command {text[:40]!r} is neither a number nor a JSON object") from None
+        raise CommandError(f"command {_shorten(repr(text))} is neither a number nor a JSON object") from None
     duration: object = default_duration_s
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"charge_current_a", "duration_s"})
         if unknown:
-            raise CommandError(f"unknown key(s) {', '.join(unknown)}; accepted: charge_current_a, duration_s")
+            names = _shorten(", ".join(repr(key) for key in unknown))
+            raise CommandError(f"unknown key(s) {names}; accepted: charge_current_a, duration_s")
         if "charge_current_a" not in data:
             raise CommandError("charge_current_a is missing")
         current = _number(data["charge_current_a"], "charge_current_a")

@@ -13,6 +13,9 @@ from gateway_core.settings import setting
 
 _ID_OK = re.compile(r"[A-Za-z0-9_-]+")
 
+#: The MQTT versions the observer speaks (``protocol``).
+PROTOCOLS = ("v5", "v3.1.1")
+
 
 def sanitise_id(text: str) -> str:
     """Lower-case ``text``, keep only ``[a-z0-9_-]`` (others become ``_``); ``gateway`` if empty."""
@@ -36,12 +39,30 @@ def _check_topic(key: str, topic: str) -> None:
         raise ValueError(f"{key} = {topic!r} must not start or end with '/' or contain an empty level")
 
 
+def _check_host(host: str) -> None:
+    # socket.create_connection encodes the name with IDNA; a name it cannot encode would raise
+    # UnicodeError (not an OSError) on paho's thread, which paho does not catch.
+    if any(ch.isspace() or ord(ch) < 32 for ch in host):
+        raise ValueError(f"host = {host!r} must not contain spaces or control characters")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError(
+            f"host = {host!r} is not a valid host name (empty label, or a label over 63 characters)"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class MqttConfig:
     """The ``[mqtt]`` section of the gateway config."""
 
     host: str = setting("localhost", help="MQTT broker host name or address")
     port: int = setting(1883, min=1, max=65535, help="MQTT broker TCP port (8883 is usual with TLS)")
+    protocol: str = setting(
+        "v5",
+        choices=PROTOCOLS,
+        help="MQTT version: v5 (the broker drops messages over the size cap) or v3.1.1 for old brokers",
+    )
     username: str | None = setting(None, help="user name for the broker (none: anonymous)")
     password: str | None = setting(None, secret=True, help="password for the broker (needs username)")
     tls: bool = setting(False, help="connect with TLS")
@@ -78,6 +99,7 @@ class MqttConfig:
     def __post_init__(self) -> None:
         if not self.host:
             raise ValueError("host must not be empty")
+        _check_host(self.host)
         if not _ID_OK.fullmatch(self.device_id):
             raise ValueError(f"device_id = {self.device_id!r} may only contain letters, digits, '_' and '-'")
         if self.base_topic:

@@ -1,8 +1,8 @@
-"""Home Assistant MQTT discovery: one device, its sensors and binary sensors (pure).
+"""Home Assistant MQTT discovery: the battery's device and, for a bank, one device per pack (pure).
 
 Each entity is a retained config message on ``<prefix>/<component>/<node_id>/<key>/config`` that
-reads its value from the state message with a ``value_template``. Templates render ``None`` when
-the state has no value (no reading yet), which Home Assistant shows as "unknown".
+reads its value from the state message with a ``value_template``. A pack's device is linked to the
+bank's with ``via_device``; its node id is the bank's plus the pack's name.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_core.model import Alarm
-
+from .config import sanitise_id
+from .entities import entities, pack_entities
 from .state import Shape
 
 
@@ -43,192 +43,59 @@ class DiscoveryContext:
         return f"{self.base_topic}/command/charge_limit"
 
 
-def _num(path: str) -> str:
-    return "{{ value_json." + path + " }}"
+def pack_node_ids(node_id: str, packs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``{pack name: node id}``: the bank's node id plus the sanitised name, made unique."""
+    ids: dict[str, str] = {}
+    for index, (name, _plugin) in enumerate(packs, start=1):
+        candidate = f"{node_id}_{sanitise_id(name)}"
+        ids[name] = candidate if candidate not in ids.values() else f"{candidate}_{index}"
+    return ids
 
 
-def _item(path: str, index: int) -> str:
-    # An index past the end (or a null list) is undefined in Jinja; default(None) renders "None".
-    return "{{ value_json." + path + f"[{index}] | default(None) }}}}"
-
-
-def _bool(path: str) -> str:
-    return "{{ 'ON' if value_json." + path + " else 'OFF' }}"
-
-
-def _alarm(alarm: Alarm) -> str:
-    return (
-        "{% if value_json.alarms is none %}None"
-        f"{{% elif '{alarm.value}' in value_json.alarms %}}ON{{% else %}}OFF{{% endif %}}"
-    )
-
-
-def _sensor(
-    key: str,
-    name: str,
-    template: str,
-    unit: str | None,
-    device_class: str | None,
-    precision: int | None,
-    diagnostic: bool = False,
-) -> tuple[str, str, dict[str, Any]]:
-    config: dict[str, Any] = {"name": name, "value_template": template}
-    if unit is not None:
-        config["unit_of_measurement"] = unit
-        config["state_class"] = "measurement"
-    if device_class is not None:
-        config["device_class"] = device_class
-    if precision is not None:
-        config["suggested_display_precision"] = precision
-    if diagnostic:
-        config["entity_category"] = "diagnostic"
-    return "sensor", key, config
-
-
-def _binary(
-    key: str, name: str, template: str, device_class: str | None, diagnostic: bool = False
-) -> tuple[str, str, dict[str, Any]]:
-    config: dict[str, Any] = {"name": name, "value_template": template}
-    if device_class is not None:
-        config["device_class"] = device_class
-    if diagnostic:
-        config["entity_category"] = "diagnostic"
-    return "binary_sensor", key, config
-
-
-def entities(shape: Shape, *, commands: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every entity as ``(component, key, config)`` without the shared fields."""
-    items = [
-        _sensor("voltage", "Voltage", _num("voltage_v"), "V", "voltage", 2),
-        _sensor("current", "Current", _num("current_a"), "A", "current", 1),
-        _sensor("power", "Power", _num("power_w"), "W", "power", 0),
-        _sensor("soc", "State of charge", _num("soc_pct"), "%", "battery", 0),
-        _sensor("soh", "State of health", _num("soh_pct"), "%", None, 0, diagnostic=True),
-        _sensor("cell_min", "Cell voltage min", _num("cell_min_v"), "V", "voltage", 3),
-        _sensor("cell_max", "Cell voltage max", _num("cell_max_v"), "V", "voltage", 3),
-        _sensor("cell_delta", "Cell voltage delta", _num("cell_delta_v"), "V", "voltage", 3),
-        _sensor(
-            "charge_current_limit", "Charge current limit", _num("limits.charge_current_a"), "A", "current", 1
-        ),
-        _sensor(
-            "discharge_current_limit",
-            "Discharge current limit",
-            _num("limits.discharge_current_a"),
-            "A",
-            "current",
-            1,
-        ),
-        _sensor(
-            "charge_voltage_limit", "Charge voltage limit", _num("limits.charge_voltage_v"), "V", "voltage", 2
-        ),
-        _sensor(
-            "discharge_voltage_limit",
-            "Discharge voltage limit",
-            _num("limits.discharge_voltage_v"),
-            "V",
-            "voltage",
-            2,
-        ),
-        _sensor(
-            "limit_reasons",
-            "Limit reasons",
-            "{{ (value_json.limits.reasons | join('; '))[:255] }}",
-            None,
-            None,
-            None,
-        ),
-        _sensor(
-            "inverter_last_heard",
-            "Inverter last heard",
-            _num("inverter_last_heard_s_ago"),
-            "s",
-            "duration",
-            0,
-            diagnostic=True,
-        ),
-        _binary("charging_allowed", "Charging allowed", _bool("limits.charge_allowed"), None),
-        _binary("discharging_allowed", "Discharging allowed", _bool("limits.discharge_allowed"), None),
-        _binary("failsafe", "Fail-safe", _bool("failsafe"), "problem"),
-        _binary("source_ok", "BMS link", _bool("source_ok"), "connectivity", diagnostic=True),
-        _binary("sink_ok", "Inverter link", _bool("sink_ok"), "connectivity", diagnostic=True),
-    ]
-    for index in range(shape.cells):
-        items.append(
-            _sensor(
-                f"cell_{index + 1:02d}",
-                f"Cell {index + 1} voltage",
-                _item("cell_voltages_v", index),
-                "V",
-                "voltage",
-                3,
-            )
-        )
-    for index in range(shape.temperatures):
-        items.append(
-            _sensor(
-                f"temperature_{index + 1}",
-                f"Temperature {index + 1}",
-                _item("temperatures_c", index),
-                "°C",
-                "temperature",
-                1,
-            )
-        )
-    if shape.bms_temperature:
-        items.append(
-            _sensor(
-                "bms_temperature",
-                "BMS temperature",
-                _num("bms_temperature_c"),
-                "°C",
-                "temperature",
-                1,
-                diagnostic=True,
-            )
-        )
-    for alarm in Alarm:
-        title = alarm.value.replace("_", " ").capitalize()
-        items.append(_binary(f"alarm_{alarm.value}", f"Alarm {title.lower()}", _alarm(alarm), "problem"))
-    if commands:
-        items.append(
-            _sensor(
-                "charge_limit_override",
-                "Charge limit override",
-                "{{ value_json.override.charge_current_a if value_json.override else None }}",
-                "A",
-                "current",
-                1,
-            )
-        )
-    return items
+def _config(
+    ctx: DiscoveryContext, device: dict[str, Any], node: str, component: str, key: str, config: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    payload = {
+        **config,
+        "unique_id": f"{node}_{key}",
+        "state_topic": ctx.state_topic,
+        "availability_topic": ctx.availability_topic,
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "device": device,
+        "origin": {"name": "battery-gateway", **({"sw_version": ctx.sw_version} if ctx.sw_version else {})},
+    }
+    if ctx.expire_after_s > 0:
+        payload["expire_after"] = ctx.expire_after_s
+    return f"{ctx.prefix}/{component}/{node}/{key}/config", payload
 
 
 def discovery_messages(ctx: DiscoveryContext, shape: Shape) -> dict[str, dict[str, Any]]:
-    """``{config topic: payload}`` for every entity of ``shape``, all on one device."""
+    """``{config topic: payload}`` for every entity of ``shape``: the battery's device, and one
+    device per pack of a bank (linked to the battery's with ``via_device``)."""
+    version = {"sw_version": ctx.sw_version} if ctx.sw_version else {}
     device = {
         "identifiers": [ctx.node_id],
         "name": ctx.device_name,
         "manufacturer": "battery-gateway",
         "model": shape.model or "battery-gateway",
+        **version,
     }
-    if ctx.sw_version:
-        device["sw_version"] = ctx.sw_version
-    origin = {"name": "battery-gateway"}
-    if ctx.sw_version:
-        origin["sw_version"] = ctx.sw_version
     messages: dict[str, dict[str, Any]] = {}
     for component, key, config in entities(shape, commands=ctx.commands):
-        payload = {
-            **config,
-            "unique_id": f"{ctx.node_id}_{key}",
-            "state_topic": ctx.state_topic,
-            "availability_topic": ctx.availability_topic,
-            "payload_available": "online",
-            "payload_not_available": "offline",
-            "device": device,
-            "origin": origin,
+        topic, payload = _config(ctx, device, ctx.node_id, component, key, config)
+        messages[topic] = payload
+    nodes = pack_node_ids(ctx.node_id, shape.packs)
+    for name, plugin in shape.packs:
+        pack_device = {
+            "identifiers": [nodes[name]],
+            "name": f"{ctx.device_name} {name}",
+            "manufacturer": "battery-gateway",
+            "model": plugin or "battery-gateway",
+            "via_device": ctx.node_id,
+            **version,
         }
-        if ctx.expire_after_s > 0:
-            payload["expire_after"] = ctx.expire_after_s
-        messages[f"{ctx.prefix}/{component}/{ctx.node_id}/{key}/config"] = payload
+        for component, key, config in pack_entities(name):
+            topic, payload = _config(ctx, pack_device, nodes[name], component, key, config)
+            messages[topic] = payload
     return messages

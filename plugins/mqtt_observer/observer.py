@@ -2,8 +2,12 @@
 
 ``gateway_cycle_completed`` only stores the result and, when connected, hands messages to
 ``client.publish`` (which queues them; paho's own thread does the I/O). While the broker is down
-nothing is queued: the latest state is published on reconnect. Connecting, reconnecting with
-backoff and TLS handshakes all happen on paho's thread. An outage is logged once, and its end once.
+nothing is queued: the latest state is published on reconnect. The link itself (connecting, outages,
+reasons) is :class:`~mqtt_observer.connection.BrokerLink`.
+
+What arrives from the broker is bounded: payloads over :data:`~mqtt_observer.commands.MAX_PAYLOAD_BYTES`
+are ignored, log lines about commands are rate-limited (one line, then one summary per minute), and
+Home Assistant's ``online`` republishes the discovery configs at most once a minute.
 """
 
 from __future__ import annotations
@@ -13,22 +17,19 @@ import logging
 import os
 import threading
 from importlib import metadata
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway_core import hookimpl
 from gateway_core.model import CycleResult, GatewayState, Limits
 from gateway_core.roles import PluginContext
 
-from .commands import CommandError, OverrideBox, apply_override, parse_override_command
+from .commands import MAX_PAYLOAD_BYTES, CommandError, OverrideBox, apply_override, parse_override_command
 from .config import MqttConfig
+from .connection import BrokerLink
 from .discovery import DiscoveryContext, discovery_messages
-from .state import Shape, build_state, encode, limits_key
-
-#: Longest ``close()`` waits for paho's thread (it may sit in a connect timeout).
-CLOSE_WAIT_S = 2.0
+from .ratelimit import LogLimiter, Throttle
+from .state import Shape, build_state, encode, publish_key
 
 
 def _version() -> str:
@@ -63,12 +64,26 @@ class MqttObserver:
         self.status_topic = f"{config.discovery_prefix}/status"
         self.overrides = OverrideBox()
         self.states_published = 0
-        self._client = self._make_client()
-        self._started = False
+        self.discovery_published = 0
+        self.messages_received = 0
+        self.commands_accepted = 0
+        self.commands_refused = 0
+        self.oversize_ignored = 0
+        self._limiter = LogLimiter(self._log)
+        self._rediscover = Throttle()
+        inbound = [self.status_topic] if config.discovery else []
+        if config.accept_commands:
+            inbound.append(self.command_topic)
+        self._link = BrokerLink(
+            config,
+            ctx.clock,
+            self._log,
+            will_topic=self.availability_topic,
+            inbound_topics=inbound,
+            on_connected=self._on_connected,
+            on_message=self._on_message,
+        )
         self._closed = False
-        self._connected = False
-        self._ever_connected = False
-        self._outage_logged = False
         self._latest: CycleResult | None = None
         self._shape: Shape | None = None
         self._discovery_topics: set[str] = set()
@@ -81,13 +96,18 @@ class MqttObserver:
 
     @hookimpl
     def gateway_cycle_completed(self, result: CycleResult) -> None:
-        """Store ``result``; publish the state if due (interval or limits changed), without waiting."""
+        """Store ``result``; publish the state if due (interval; limits, packs or obedience changed),
+        without waiting."""
         if self._closed:
             return
-        self._ensure_started()
+        self._link.start()
+        clock_now = self._clock.now()
+        self._link.check(clock_now)
+        self._limiter.flush(clock_now)
         now = result.started_at_s + result.duration_s
         self._note_override_expiry(now)
-        key = limits_key(result.limits)
+        rediscover = self._config.discovery and self._rediscover.due(clock_now)
+        key = publish_key(result)
         with self._lock:
             self._latest = result
             shape = Shape.of(result, self._shape)
@@ -95,6 +115,7 @@ class MqttObserver:
             self._shape = shape
             due = (
                 self._force
+                or rediscover
                 or self._last_state_at is None
                 or now - self._last_state_at >= self._config.interval_s
                 or key != self._last_key
@@ -103,10 +124,9 @@ class MqttObserver:
             if due:
                 self._last_state_at = now
                 self._force = False
-            connected = self._connected
-        if not connected:
+        if not self._link.connected:
             return  # on_connect publishes the latest state
-        if shape_changed:
+        if shape_changed or rediscover:
             self._publish_discovery()
         if due:
             self._publish_state(result)
@@ -128,144 +148,94 @@ class MqttObserver:
             if self._closed:
                 return
             self._closed = True
-            started, connected = self._started, self._connected
-        if not started:
-            return
-        try:
-            if connected:
-                info = self._client.publish(self.availability_topic, "offline", qos=1, retain=True)
-                info.wait_for_publish(timeout=1.0)
-            self._client.disconnect()
-        except Exception as exc:  # close() never raises
-            self._log.debug("mqtt: while closing: %s", exc)
-        stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-close", daemon=True)
-        stopper.start()
-        stopper.join(CLOSE_WAIT_S)
+        self._limiter.flush(self._clock.now(), final=True)
+        self._link.close(self.availability_topic)
 
     @property
     def connected(self) -> bool:
         """True while the broker has accepted the connection."""
-        return self._connected
+        return self._link.connected
 
-    # -- paho ----------------------------------------------------------------------------------
+    @property
+    def callback_errors(self) -> int:
+        """How many paho callbacks raised (each contained and counted)."""
+        return self._link.callback_errors
 
-    def _make_client(self) -> mqtt.Client:
+    @property
+    def _client(self) -> mqtt.Client:
+        return self._link.client
+
+    # -- from the broker (paho's thread) -------------------------------------------------------
+
+    def _on_connected(self) -> None:
         cfg = self._config
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"battery-gateway-{cfg.device_id}",
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
-        )
-        client.will_set(self.availability_topic, "offline", qos=1, retain=True)
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password)
-        if cfg.tls:
-            client.tls_set(ca_certs=cfg.tls_ca_file)
-            client.tls_insecure_set(cfg.tls_insecure)
-        client.connect_timeout = cfg.connect_timeout_s
-        client.reconnect_delay_set(min_delay=1, max_delay=cfg.reconnect_max_s)
-        client.max_queued_messages_set(1000)
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
-    def _ensure_started(self) -> None:
         with self._lock:
-            if self._started or self._closed:
-                return
-            self._started = True
-        cfg = self._config
-        self._client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
-        self._client.loop_start()
-
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            self._note_down(f"the broker refused the connection: {reason}")
-            return
-        with self._lock:
-            self._connected = True
-            was_down, first = self._outage_logged, not self._ever_connected
-            self._outage_logged = False
-            self._ever_connected = True
             latest = self._latest
-        cfg = self._config
-        if was_down:
-            self._log.warning("MQTT broker %s:%d is back; publishing again", cfg.host, cfg.port)
-        elif first:
-            self._log.info("connected to MQTT broker %s:%d; publishing to %s", cfg.host, cfg.port, cfg.topic)
-        self._publish(self.availability_topic, b"online", qos=1)
+        self._link.publish(self.availability_topic, b"online", qos=1)
         if cfg.discovery:
-            client.subscribe(self.status_topic, qos=0)
+            self._link.subscribe(self.status_topic, qos=0)
         if cfg.accept_commands:
-            client.subscribe(self.command_topic, qos=1)
+            self._link.subscribe(self.command_topic, qos=1)
         self._publish_discovery()
         if latest is not None:
             self._publish_state(latest)
 
-    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
-        self._note_down("cannot connect")
-
-    def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
-    ) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        now = self._clock.now()
+        size = len(message.payload)
         with self._lock:
-            self._connected = False
-            closing = self._closed
-        if not closing:
-            self._note_down(f"connection lost ({reason})")
-
-    def _note_down(self, why: str) -> None:
-        with self._lock:
-            if self._outage_logged or self._closed:
-                return
-            self._outage_logged = True
-        cfg = self._config
-        self._log.warning(
-            "MQTT broker %s:%d: %s; retrying in the background (the gateway keeps running)",
-            cfg.host,
-            cfg.port,
-            why,
-        )
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+            self.messages_received += 1
+        if size > MAX_PAYLOAD_BYTES:  # before any copy of it
+            self._limiter.event(
+                "oversize messages ignored",
+                now,
+                f"ignoring a {size}-byte message on {message.topic[:80]}: at most {MAX_PAYLOAD_BYTES} bytes",
+            )
+            with self._lock:  # counted after the log line, so a count seen implies its line
+                self.oversize_ignored += 1
+            return
         if message.topic == self.status_topic:
-            if message.payload == b"online":  # Home Assistant restarted: send the configs again
+            # Home Assistant restarted: send the configs again. A retained "online" arrives with the
+            # subscription, just after on_connect sent them; a flood is throttled to once a minute.
+            if message.payload == b"online" and not message.retain and self._rediscover.request(now):
                 with self._lock:
                     self._force = True
                 self._publish_discovery()
         elif message.topic == self.command_topic and self._config.accept_commands:
-            self._on_command(message)
+            self._on_command(message, now)
 
-    def _on_command(self, message: mqtt.MQTTMessage) -> None:
+    def _on_command(self, message: mqtt.MQTTMessage, now: float) -> None:
         if message.retain:
-            self._log.warning("ignoring a retained charge limit command on %s", message.topic)
+            text = f"ignoring a retained charge limit command on {message.topic}"
+            self._limiter.event("retained commands ignored", now, text)
             return
         cfg = self._config
         try:
             override = parse_override_command(
                 bytes(message.payload),
-                now_s=self._clock.now(),
+                now_s=now,
                 default_duration_s=cfg.override_default_duration_s,
                 max_duration_s=cfg.override_max_duration_s,
             )
         except CommandError as exc:
-            self._log.warning("charge limit override refused: %s", exc)
+            self._limiter.event("charge limit commands refused", now, f"charge limit override refused: {exc}")
+            with self._lock:
+                self.commands_refused += 1
             return
         self.overrides.set(override)
         with self._lock:
             self._force = True
             self._override_active = override is not None
         if override is None:
-            self._log.warning("charge limit override cleared")
+            text = "charge limit override cleared"
         else:
-            self._log.warning(
-                "charge limit override: at most %g A for %.0f s",
-                override.charge_current_a,
-                override.expires_at_s - self._clock.now(),
+            text = (
+                f"charge limit override: at most {override.charge_current_a:g} A "
+                f"for {override.expires_at_s - now:.0f} s"
             )
+        self._limiter.event("charge limit commands accepted", now, text)
+        with self._lock:
+            self.commands_accepted += 1
 
     def _note_override_expiry(self, now: float) -> None:
         if not self._override_active or self.overrides.get(now) is not None:
@@ -273,19 +243,12 @@ class MqttObserver:
         with self._lock:
             self._override_active = False
             self._force = True
-        self._log.warning("charge limit override expired")
+        self._limiter.event("charge limit overrides expired", now, "charge limit override expired")
 
     # -- publishing ------------------------------------------------------------------------------
 
     def _publish(self, topic: str, payload: bytes, qos: int | None = None) -> bool:
-        try:
-            info = self._client.publish(
-                topic, payload, qos=self._config.qos if qos is None else qos, retain=True
-            )
-        except Exception as exc:  # e.g. a payload paho refuses; never let it reach the notifier
-            self._log.debug("mqtt: publish to %s failed: %s", topic, exc)
-            return False
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        return self._link.publish(topic, payload, self._config.qos if qos is None else qos)
 
     def _publish_state(self, result: CycleResult) -> None:
         now = result.started_at_s + result.duration_s
@@ -309,3 +272,4 @@ class MqttObserver:
             self._publish(topic, b"")
         with self._lock:
             self._discovery_topics = set(messages)
+            self.discovery_published += 1

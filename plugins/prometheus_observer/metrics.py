@@ -18,25 +18,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from prometheus_client.core import (
-    CollectorRegistry,
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    InfoMetricFamily,
-    Metric,
-)
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway_core.model import Alarm, CycleResult, Fault, LimitFlag
+from gateway_core.model import CycleResult
 
-PREFIX = "battery_gateway_"
-
-_FLAGS = (
-    ("charge", LimitFlag.CHARGE),
-    ("discharge", LimitFlag.DISCHARGE),
-    ("force_charge", LimitFlag.FORCE_CHARGE),
-    ("full_charge", LimitFlag.FULL_CHARGE),
+from .families import (
+    PREFIX,
+    control_families,
+    gauge,
+    limit_families,
+    limits_ignored,
+    meter_families,
+    obedience_families,
+    reading_families,
 )
+
+__all__ = ["PREFIX", "GatewayCollector", "MetricsState", "advance", "families", "make_registry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,100 +47,35 @@ class MetricsState:
     can_errors: int = 0
     last_read_s: float | None = None
     last_publish_s: float | None = None
+    limits_ignored_cycles: int = 0
 
 
 def advance(state: MetricsState, result: CycleResult) -> MetricsState:
     """Fold one cycle's result into ``state`` (pure).
 
     ``cycles`` follows ``result.cycle``, so results the core dropped are still counted; read errors
-    are problems of role ``source``, CAN errors problems of role ``sink``.
+    are problems of role ``source``, CAN errors the sinks that could not publish (problems of role
+    ``sink`` when the result lists no sinks); ``limits_ignored_cycles``
+    counts the results in which a sink reported that its inverter ignores the limits.
     """
-    read_errors = state.read_errors
-    can_errors = state.can_errors
-    for problem in result.problems:
-        if problem.role == "source":
-            read_errors += 1
-        elif problem.role == "sink":
-            can_errors += 1
+    read_errors = state.read_errors + sum(problem.role == "source" for problem in result.problems)
+    if result.sinks:  # a sink's report problems (the inverter is silent ...) are no failed publish
+        can_errors = state.can_errors + sum(not sink.published for sink in result.sinks)
+    else:
+        can_errors = state.can_errors + sum(problem.role == "sink" for problem in result.problems)
     last_read_s = state.last_read_s
     if result.reading is not None and (last_read_s is None or result.reading.taken_at_s > last_read_s):
         last_read_s = result.reading.taken_at_s
     last_publish_s = result.started_at_s + result.duration_s if result.published else state.last_publish_s
     return MetricsState(
-        result, max(state.cycles, result.cycle), read_errors, can_errors, last_read_s, last_publish_s
+        result,
+        max(state.cycles, result.cycle),
+        read_errors,
+        can_errors,
+        last_read_s,
+        last_publish_s,
+        state.limits_ignored_cycles + limits_ignored(result),
     )
-
-
-def _gauge(name: str, doc: str, value: float, unit: str = "") -> GaugeMetricFamily:
-    return GaugeMetricFamily(PREFIX + name, doc, value=value, unit=unit)
-
-
-def _labelled(name: str, doc: str, label: str, values: Iterator[tuple[str, float]]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(PREFIX + name, doc, labels=[label])
-    for key, value in values:
-        family.add_metric([key], value)
-    return family
-
-
-def _pack(result: CycleResult) -> Iterator[Metric]:
-    reading = result.reading
-    if reading is None:
-        return
-    yield _gauge("pack_voltage_volts", "Pack voltage.", reading.voltage_v)
-    yield _gauge("pack_current_amperes", "Pack current, positive while charging.", reading.current_a)
-    yield _gauge("pack_power_watts", "Pack power, positive while charging.", reading.power_w)
-    yield _gauge("state_of_charge_percent", "State of charge reported by the BMS.", reading.soc_pct)
-    yield _gauge("state_of_health_percent", "State of health reported by the BMS.", reading.soh_pct)
-    cells = ((str(i), v) for i, v in enumerate(reading.cell_voltages_v, start=1))
-    yield _labelled("cell_voltage_volts", "Voltage of each cell (cell numbered from 1).", "cell", cells)
-    yield _gauge("cell_voltage_min_volts", "Lowest cell voltage.", reading.min_cell_v)
-    yield _gauge("cell_voltage_max_volts", "Highest cell voltage.", reading.max_cell_v)
-    yield _gauge("cell_voltage_delta_volts", "Highest minus lowest cell voltage.", reading.cell_delta_v)
-    temps = [(f"battery_{i}", t) for i, t in enumerate(reading.temperatures_c, start=1)]
-    if reading.bms_temperature_c is not None:
-        temps.append(("mosfet", reading.bms_temperature_c))
-    yield _labelled(
-        "temperature_celsius", "Battery probes (battery_N) and the BMS MOSFET sensor.", "sensor", iter(temps)
-    )
-    alarms = ((alarm.value, 1.0 if alarm in reading.alarms else 0.0) for alarm in Alarm)
-    yield _labelled("alarm_active", "1 while the BMS reports the alarm.", "alarm", alarms)
-    yield _gauge("bms_charge_enabled", "1 while the BMS charge switch is on.", float(reading.charge_enabled))
-    yield _gauge(
-        "bms_discharge_enabled", "1 while the BMS discharge switch is on.", float(reading.discharge_enabled)
-    )
-    if reading.cycle_count is not None:
-        yield _gauge("bms_cycle_count", "Charge cycles counted by the BMS.", reading.cycle_count)
-    if reading.capacity_ah is not None:
-        yield _gauge("capacity_ampere_hours", "Capacity reported by the BMS.", reading.capacity_ah)
-
-
-def _limits(result: CycleResult) -> Iterator[Metric]:
-    limits = result.limits
-    currents = iter((("charge", limits.charge_current_a), ("discharge", limits.discharge_current_a)))
-    yield _labelled("limit_current_amperes", "Current limits sent to the inverter.", "direction", currents)
-    voltages = [
-        (direction, value)
-        for direction, value in (
-            ("charge", limits.charge_voltage_v),
-            ("discharge", limits.discharge_voltage_v),
-        )
-        if value is not None
-    ]
-    if voltages:
-        yield _labelled(
-            "limit_voltage_volts",
-            "Voltage limits sent to the inverter (absent when not sent).",
-            "direction",
-            iter(voltages),
-        )
-    flags = ((name, 1.0 if flag in limits.flags else 0.0) for name, flag in _FLAGS)
-    yield _labelled("limit_request", "1 while the request flag is sent to the inverter.", "flag", flags)
-    yield _gauge(
-        "failsafe_active", "1 while the gateway sends fail-safe stop limits.", float(limits.fault is not None)
-    )
-    reasons = ((fault.value, 1.0 if limits.fault is fault else 0.0) for fault in Fault)
-    yield _labelled("failsafe", "1 for the reason of the current fail-safe stop, else 0.", "reason", reasons)
-    yield _gauge("cycle_duration_seconds", "Duration of the latest control cycle.", result.duration_s)
 
 
 def families(
@@ -164,25 +97,33 @@ def families(
     yield CounterMetricFamily(
         PREFIX + "can_errors", "Failed inverter publishes (sink problems).", value=state.can_errors
     )
+    yield CounterMetricFamily(
+        PREFIX + "limits_ignored_cycles",
+        "Cycles in which a sink reported that its inverter ignores the limits.",
+        value=state.limits_ignored_cycles,
+    )
     if state.last_read_s is not None:
-        yield _gauge(
+        yield gauge(
             "last_read_timestamp_seconds", "When the latest BMS reading arrived.", wall(state.last_read_s)
         )
     if state.last_publish_s is not None:
-        yield _gauge(
+        yield gauge(
             "last_publish_timestamp_seconds", "When limits were last published.", wall(state.last_publish_s)
         )
     result = state.result
     if result is None:
         return
     if result.peer_seen_at_s is not None:
-        yield _gauge(
+        yield gauge(
             "inverter_last_seen_timestamp_seconds",
             "When the inverter was last heard.",
             wall(result.peer_seen_at_s),
         )
-    yield from _pack(result)
-    yield from _limits(result)
+    yield from reading_families(result)
+    yield from limit_families(result)
+    yield from control_families(result)
+    yield from meter_families(result, wall)
+    yield from obedience_families(result)
 
 
 def build_labels() -> dict[str, str]:

@@ -2,20 +2,24 @@
 
 Each cycle the observer folds the result into its collector (microseconds, on the observer thread);
 the metrics are rendered only when Prometheus scrapes, or when the textfile is due. The constructor
-does no I/O: the HTTP endpoint starts in :meth:`PrometheusObserver.open`, which the first cycle calls
-if nobody did before; if the port is taken, it logs once and retries with backoff (1, 2, 4 .. 30 s).
+does no I/O: the HTTP endpoint starts in :meth:`PrometheusObserver.open`, which the core calls before
+the first cycle. If the port is taken, ``open()`` raises ``OSError`` and leaves nothing behind; the
+core starts the control loop anyway, logs the failure once and calls ``open()`` again with backoff
+(1, 2, 4 .. 30 s), leaving the observer out until then. With a textfile configured, ``open()``
+does not raise: the observer stays in, so the textfile goes on, logs the failure once itself and
+retries the endpoint from its cycles with the same backoff.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from prometheus_client import generate_latest, start_http_server
+from prometheus_client import generate_latest
 
 from gateway_core import hookimpl
 from gateway_core.backoff import Backoff
@@ -24,6 +28,27 @@ from gateway_core.roles import PluginContext
 
 from .config import PrometheusConfig
 from .metrics import GatewayCollector, make_registry
+from .server import MetricsServer
+
+#: Where the project documents the systemd drop-in that lets the service use IP.
+DROP_IN_DOC = 'docs/raspberry-pi.md, "Observers need the network"'
+
+
+def bind_failure(listen: str, exc: OSError) -> str:
+    """One line: why ``listen`` cannot be served, and what to do about it."""
+    text = f"cannot serve metrics on {listen}: {exc.strerror or exc}"
+    port_text = listen.rpartition(":")[2]
+    if exc.errno == errno.EADDRINUSE:
+        text += " (another program listens there: a second gateway, or node-exporter?)"
+    elif exc.errno == errno.EACCES and port_text.isdigit() and 0 < int(port_text) < 1024:
+        text += " (ports below 1024 need root; choose one above 1023, e.g. 9108)"
+    elif exc.errno in (errno.EAFNOSUPPORT, errno.EPERM, errno.EACCES):
+        text += (
+            "; the service's sandbox blocks IP (the shipped unit has RestrictAddressFamilies= without "
+            f"AF_INET and IPAddressDeny=any): add the drop-in from {DROP_IN_DOC} "
+            "(sudo systemctl edit battery-gateway)"
+        )
+    return text
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -55,12 +80,12 @@ class PrometheusObserver:
         self.registry = make_registry(self.collector)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._server: Any = None
+        self._server: MetricsServer | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._open_failures = 0
         self._http_backoff = Backoff()
-        self._http_retry_at_s: float | None = None
-        self._http_failing = False
+        self._http_retry_at_s: float | None = None  # only with a textfile: the observer retries itself
         self._textfile_due_s: float | None = None
         self._textfile_failing = False
 
@@ -74,37 +99,63 @@ class PrometheusObserver:
         return str(host), int(port)
 
     def open(self) -> None:
-        """Start the HTTP endpoint when ``listen`` is set; idempotent.
+        """Start the HTTP endpoint when ``listen`` is set; idempotent, and safe to call again after a
+        failure (a failed attempt leaves no socket and no thread behind). A no-op after :meth:`close`.
 
-        :raises OSError: the address cannot be bound (the message names it).
+        :raises OSError: the address cannot be bound (the message names it and what to do), unless a
+            textfile is configured: then the failure is logged once and retried from the cycles.
         """
         address = self.config.address
         with self._lock:
             if address is None or self._server is not None or self._closed:
                 return
-            host, port = address
             try:
-                self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+                server = MetricsServer(address, self.registry, log=self._log)
             except OSError as exc:
-                raise OSError(
-                    exc.errno, f"cannot serve metrics on {self.config.listen}: {exc.strerror or exc}"
-                ) from exc
+                self._open_failures += 1
+                text = bind_failure(self.config.listen, exc)
+                if not self.config.textfile:
+                    raise OSError(exc.errno, text) from exc
+                first = self._http_retry_at_s is None
+                self._http_retry_at_s = self._ctx.clock.now() + self._http_backoff.next_delay()
+                if first:
+                    self._log.warning(
+                        "%s; the textfile goes on, the endpoint is retried with backoff (logged once)", text
+                    )
+                return
+            self._http_retry_at_s = None
+            thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+            try:
+                thread.start()
+            except BaseException:
+                server.server_close()
+                raise
+            self._server, self._thread = server, thread
+            failures = self._open_failures
         bound_host, bound_port = self.address or address
-        self._log.info("serving metrics on http://%s:%d/metrics", bound_host, bound_port)
+        after = f" (after {failures} failed attempts)" if failures else ""
+        self._log.info("serving metrics on http://%s:%d/metrics%s", bound_host, bound_port, after)
+
+    @property
+    def server(self) -> MetricsServer | None:
+        """The running HTTP server, or None."""
+        return self._server
 
     @hookimpl
     def gateway_cycle_completed(self, result: CycleResult) -> None:
-        """Fold ``result`` into the metrics; start the endpoint or write the textfile when due.
+        """Fold ``result`` into the metrics; write the textfile when due.
 
-        Called: after every cycle, on the observer thread; returns in microseconds except when the
-        textfile is due. :returns: nothing. :raises: nothing (failures are logged once per outage).
+        Called: after every cycle, on the observer thread, whether the endpoint is open or not; it
+        binds only to retry an endpoint that failed while a textfile is configured (otherwise the
+        core owns the retry). Returns in microseconds except when the textfile is due or a retry is.
+        :returns: nothing. :raises: nothing (failures are logged once).
         """
         self.collector.update(result)
         if self._closed:
             return
         now = self._ctx.clock.now()
-        if self.config.listen and self._server is None:
-            self._retry_http(now)
+        if self._http_retry_at_s is not None and now >= self._http_retry_at_s:
+            self.open()
         if self.config.textfile and (self._textfile_due_s is None or now >= self._textfile_due_s):
             self._textfile_due_s = now + self.config.textfile_interval
             self._write_textfile_logged()
@@ -137,21 +188,6 @@ class PrometheusObserver:
                 self._log.warning("metrics endpoint did not stop cleanly: %s", exc)
         if thread is not None:
             thread.join(timeout=2.0)
-
-    def _retry_http(self, now: float) -> None:
-        if self._http_retry_at_s is not None and now < self._http_retry_at_s:
-            return
-        try:
-            self.open()
-        except OSError as exc:
-            delay = self._http_backoff.next_delay()
-            self._http_retry_at_s = now + delay
-            if not self._http_failing:
-                self._http_failing = True
-                self._log.error("%s; retrying with backoff (logged once)", exc.strerror or exc)
-            return
-        self._http_failing = False
-        self._http_backoff.reset()
 
     def _write_textfile_logged(self) -> None:
         try:

@@ -136,6 +136,14 @@ class PylontechConfig:
         help="pause between the frames of one set, so a small adapter's or receiver's queue (MCP2515: "
         "2 buffers) does not overflow; 0 sends back to back. Six frames cost 5 gaps per cycle",
     )
+    slcan_open_wait_s: float = setting(
+        0.1,
+        min=0.0,
+        max=5.0,
+        unit="seconds",
+        help="slcan only: wait after opening the serial port before the first command. CANable-class "
+        "adapters are ready at once; an Arduino-style adapter that resets on open needs 2",
+    )
     send_timeout_s: float = setting(
         0.1,
         min=0.001,

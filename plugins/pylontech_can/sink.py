@@ -101,9 +101,12 @@ class PylontechSink:
         self.close()
         cfg = self._config
         where = f"{cfg.interface} channel {cfg.channel!r}"
+        options = dict(cfg.bus_options)
+        if cfg.interface == "slcan":  # python-can sleeps 2 s by default, for adapters that reset on open
+            options.setdefault("sleep_after_open", cfg.slcan_open_wait_s)
         try:
             self._bus = self._bus_factory(
-                interface=cfg.interface, channel=cfg.channel, bitrate=cfg.bitrate, **dict(cfg.bus_options)
+                interface=cfg.interface, channel=cfg.channel, bitrate=cfg.bitrate, **options
             )
         except (can.CanError, OSError, ValueError, TypeError, ImportError) as exc:
             raise SinkUnavailable(f"cannot open CAN bus {where}: {_text(exc)}") from exc

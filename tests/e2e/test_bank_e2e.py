@@ -92,6 +92,8 @@ class Bank:
 
     def close(self) -> None:
         self.gateway.engine.shutdown()
+        if self.gateway.claims is not None:
+            self.gateway.claims.release()
         self.bus.shutdown()
         for server in self.servers:
             server.stop()
@@ -160,3 +162,45 @@ def test_a_mixed_vendor_bank_runs_with_the_example_third_party_source(bank):
     assert [p.plugin for p in result.packs] == ["jk_uart", "const"]
     _, amps = decode_356(rig.last(0x356))
     assert amps == pytest.approx(result.packs[0].reading.current_a + 5.0, abs=0.2)
+
+
+def test_two_pylontech_sinks_on_two_virtual_channels_each_get_every_set_and_a_broken_one_stops_neither():
+    channels = [f"two-sinks-{next(_channels)}-{i}" for i in (1, 2)]
+    buses = [can.Bus(interface="virtual", channel=c, receive_own_messages=False) for c in channels]
+    overrides = [
+        'gateway.source="const"',
+        'gateway.sinks=["inv1", "inv2", "inv3"]',
+        "gateway.period=0.2",
+        *(f'inv{i + 1}.plugin="pylontech"' for i in range(3)),
+        *(f'inv{i + 1}.interface="virtual"' for i in range(2)),
+        *(f'inv{i + 1}.channel="{c}"' for i, c in enumerate(channels)),
+        'inv3.interface="socketcan"',  # no such interface here: this sink never opens
+        'inv3.channel="nocan0"',
+        *(f"inv{i + 1}.frame_gap_s=0" for i in range(3)),
+    ]
+    results: list[Any] = []
+    gateway = build_gateway(
+        make_plugin_manager(),
+        config_path=Path("/dev/null"),
+        overrides=overrides,
+        sd_notify=SdNotifier(""),
+        on_cycle=results.append,
+        max_cycles=5,
+    )
+    try:
+        gateway.loop.run()
+        sets = []
+        for bus in buses:
+            ids = []
+            while (msg := bus.recv(0)) is not None:
+                ids.append(msg.arbitration_id)
+            sets.append(ids)
+    finally:
+        for bus in buses:
+            bus.shutdown()
+        if gateway.claims is not None:
+            gateway.claims.release()
+    for ids in sets:
+        assert ids.count(0x351) == 6  # 5 cycles + the stop set on the way out, on each good channel
+    assert all(r.sinks[0].published and r.sinks[1].published and not r.sinks[2].published for r in results)
+    assert all(r.limits.fault is None for r in results[:5])

@@ -221,3 +221,15 @@ def test_a_bad_set_is_a_one_line_startup_error() -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("gateway: error: --set jk_uart.timeout")
     assert result.stderr.count("\n") == 1
+
+
+def test_the_demo_meter_shows_the_grid_and_the_oscillation_it_causes() -> None:
+    result = subprocess.run(
+        [gateway_script(), "demo", "--meter", "--cycles", "25", "--period", "0.2", "--plain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^GRID  [+-]600 W (import|export)", result.stdout, re.MULTILINE)
+    assert "grid power swung ±600 W" in result.stdout

@@ -81,6 +81,19 @@ def test_open_reads_device_info_and_settings_once(name):
     src.close()
 
 
+def test_without_device_info_the_first_record_names_the_layout(name):
+    line = get_line(name, addresses=(1,), layout="24s", cells=20)
+    src = make(f"jkpbsim://?name={name}&clock=manual")
+    line.inject("silence", 2)  # none of the device info at open, nor the first settings
+    src.open()
+    with pytest.raises(SourceTimeout):
+        src.read()
+    assert src.device is None and src.layout is None
+    assert src.read().cell_count == 20
+    assert src.layout == "24s"
+    src.close()
+
+
 def test_the_layout_comes_from_the_device_info(name):
     src = make(f"jkpbsim://?packs=1&layout=24s&cells=20&name={name}&clock=manual")
     src.open()
@@ -137,7 +150,7 @@ def test_a_pack_absent_at_open_is_read_as_soon_as_it_answers(name):
     line = get_line(name, addresses=(1, 2))
     line.drop(2)
     src = make(f"jkpbsim://?name={name}&clock=manual", 2)
-    src.open()  # opens the line; the pack's device info got no answer
+    src.open()  # opens the line; the pack's settings got no answer
     assert src.settings is None and line.answered[2] == 0
     with pytest.raises(SourceTimeout):
         src.read()
@@ -148,7 +161,7 @@ def test_a_pack_absent_at_open_is_read_as_soon_as_it_answers(name):
 
 def test_settings_missing_at_open_are_read_before_any_reading(name):
     line = get_line(name, addresses=(1,))
-    line.inject("garbage", 2)  # device info and settings at open
+    line.inject("garbage", 1)  # the settings at open
     src = make(f"jkpbsim://?name={name}&clock=manual")
     src.open()
     assert src.settings is None

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from gateway_core.model import BatteryReading, CycleResult, LimitFlag, Limits, Problem
+from gateway_core.model import (
+    BatteryReading,
+    CycleResult,
+    LimitFlag,
+    Limits,
+    MeterReading,
+    PackResult,
+    Problem,
+    PublishReport,
+    SinkResult,
+)
 from gateway_core.roles import PluginContext
 from gateway_core.settings import build_section
 from mqtt_observer.config import MqttConfig
@@ -54,4 +65,55 @@ def make_result(
         source="jk_uart",
         policy="limit_ladder",
         sink="pylontech",
+    )
+
+
+def bank_result(
+    clock: FakeClock,
+    cycle: int = 1,
+    *,
+    packs: tuple[str, ...] = ("pack1", "pack2"),
+    offline: tuple[str, ...] = ("pack2",),
+    ignored_by: tuple[str, ...] = ("inv1",),
+    grid_power_w: float | None = 420.5,
+    charge_state: str | None = "absorption",
+    reported_soc_pct: float | None = 98.0,
+) -> CycleResult:
+    """A bank's cycle as the core will report it: packs, two sinks, a meter and charge control.
+
+    Online packs have a 16-cell reading whose cells differ by pack; offline ones have none.
+    """
+    pack_results = []
+    for index, name in enumerate(packs):
+        online = name not in offline
+        reading = make_reading(
+            clock, cell_v=3.30 + 0.01 * index, current_a=-5.0 - index, soc_pct=60.0 + index
+        )
+        pack_results.append(
+            PackResult(
+                name,
+                "jk_uart",
+                online,
+                reading if online else None,
+                replace(ALLOW, charge_current_a=40.0 + index) if online else None,
+                () if online else (Problem("source", name, "no reply"),),
+            )
+        )
+    sinks = tuple(
+        SinkResult(name, "pylontech", True, PublishReport(6, limits_ignored=name in ignored_by))
+        for name in ("inv1", "inv2")
+    )
+    meter = (
+        None
+        if grid_power_w is None
+        else MeterReading("em", clock.now() - 1.0, grid_power_w, (140.0, 140.5, 140.0))
+    )
+    limits = replace(ALLOW, charge_state=charge_state, reported_soc_pct=reported_soc_pct)
+    base = make_result(clock, cycle, limits=limits)
+    return replace(
+        base,
+        packs=tuple(pack_results),
+        sinks=sinks,
+        meter=meter,
+        meter_age_s=None if meter is None else 1.0,
     )

@@ -227,3 +227,35 @@ def test_gateway_run_with_observers_mqtt(broker, subscriber):
     final = subscriber.wait_for(STATE, lambda m: m.json()["limits"]["fault"] == "shutdown").json()
     assert final["failsafe"] is True and final["limits"]["charge_allowed"] is False
     assert subscriber.wait_for(AVAILABILITY, lambda m: m.payload == b"offline")
+
+
+def test_gateway_run_with_a_bank_of_two_announces_a_device_per_pack(broker, subscriber):
+    """The core's own bank result, not a hand-built one: two instances of one source plugin."""
+    pm = manager_with(ScriptedPlugins())
+    pm.register(mqtt_observer, name="mqtt")
+    sets = {
+        "gateway.sources": '["pack1", "pack2"]',
+        "pack1.plugin": '"fake"',
+        "pack2.plugin": '"fake"',
+        "gateway.policy": '"fixed"',
+        "gateway.sink": '"memory"',
+        "gateway.period": "0.05",
+        "gateway.stale_after": "1",
+        "gateway.observers": '["mqtt"]',
+        "mqtt.host": '"127.0.0.1"',
+        "mqtt.port": str(broker.port),
+        "mqtt.device_id": '"testbat"',
+        "mqtt.interval_s": "1",
+    }
+    args = ["run", "--cycles", "20"] + [
+        arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")
+    ]
+    result = CliRunner().invoke(build_app(pm), args)
+    assert result.exit_code == 0, result.output
+    for pack in ("pack1", "pack2"):
+        topic = f"homeassistant/binary_sensor/battery_gateway_testbat_{pack}/online/config"
+        config = subscriber.wait_for(topic).json()
+        assert config["device"]["via_device"] == "battery_gateway_testbat"
+    state = subscriber.wait_for(STATE, lambda m: bool(m.json()["packs"])).json()
+    assert set(state["packs"]) == {"pack1", "pack2"} and state["packs"]["pack1"]["online"] is True
+    assert state["packs"]["pack2"]["voltage_v"] == 52.8

@@ -53,7 +53,7 @@ def test_clear_words_end_the_override(payload):
         ('"20"', "must be a number"),
         ("[20]", "must be a number"),
         ("twenty", "neither a number nor a JSON object"),
-        ('{"charge_current_a": 5, "until": 3}', "unknown key(s) until"),
+        ('{"charge_current_a": 5, "until": 3}', "unknown key(s) 'until'"),
         ('{"duration_s": 60}', "charge_current_a is missing"),
         ('{"charge_current_a": 5, "duration_s": 7200}', "duration_s = 7200 is out of range"),
         ('{"charge_current_a": 5, "duration_s": 0}', "duration_s = 0 is out of range"),

@@ -53,6 +53,11 @@ def test_sanitise_id(text, expected):
         ({"base_topic": "/home"}, "must not start or end with '/'"),
         ({"device_id": "my battery"}, "may only contain letters, digits"),
         ({"host": ""}, "host must not be empty"),
+        # paho would raise UnicodeError (not OSError) on its own thread and die with a traceback
+        ({"host": "bad..host"}, "host = 'bad..host' is not a valid host name"),
+        ({"host": "x" * 64 + ".lan"}, "is not a valid host name"),
+        ({"host": "my broker"}, "must not contain spaces or control characters"),
+        ({"protocol": "v4"}, 'protocol = "v4" is not allowed; accepted: v5, v3.1.1'),
         ({"override_default_duration_s": 7200.0}, "is longer than override_max_duration_s"),
         ({"colour": "red"}, "unknown key 'colour'"),
     ],

@@ -92,7 +92,16 @@ def test_bad_and_retained_commands_are_refused_and_clear_ends_it(rig, subscriber
     caplog.set_level(logging.INFO, logger="gateway.mqtt")
     subscriber.publish(COMMAND, "-5")
     subscriber.publish(COMMAND, '{"charge_current_a": 5, "duration_s": 999999}')
-    wait_until(lambda: sum("refused" in r.getMessage() for r in caplog.records) == 2, what="two refusals")
+    wait_until(lambda: rig.observer.commands_refused == 2, what="two refusals")
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == [
+        "charge limit override refused: charge_current_a = -5 is out of range; accepted: 0 to 10000 A"
+    ]
+    rig.cycle(advance=60.0)  # the second one is in the summary, once the minute is over
+    summary = [
+        r.getMessage() for r in caplog.records if "1 more charge limit commands refused" in r.getMessage()
+    ]
+    assert len(summary) == 1 and "duration_s = 999999 is out of range" in summary[0]
     # a retained command applies once, live; its retained copy, replayed by the broker on a new
     # subscription (as after every reconnect), is flagged retained and ignored
     subscriber.publish(COMMAND, "10", retain=True)

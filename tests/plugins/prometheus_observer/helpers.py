@@ -10,7 +10,19 @@ from dataclasses import dataclass, field, replace
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from gateway_core.model import Alarm, BatteryReading, CycleResult, Fault, LimitFlag, Limits, Problem
+from gateway_core.model import (
+    Alarm,
+    BatteryReading,
+    CycleResult,
+    Fault,
+    LimitFlag,
+    Limits,
+    MeterReading,
+    PackResult,
+    Problem,
+    PublishReport,
+    SinkResult,
+)
 from gateway_core.roles import PluginContext
 from prometheus_observer.config import PrometheusConfig
 from prometheus_observer.observer import PrometheusObserver
@@ -68,16 +80,58 @@ def make_result(
     )
 
 
+def bank_result(
+    clock: FakeClock,
+    *,
+    cycle: int = 1,
+    packs: tuple[str, ...] = ("pack1", "pack2"),
+    offline: tuple[str, ...] = (),
+    ignored_by: tuple[str, ...] = (),
+    meter: MeterReading | None = None,
+    charge_state: str | None = "absorption",
+    reported_soc_pct: float | None = 98.0,
+    bank: BatteryReading | None = None,
+) -> CycleResult:
+    """A bank's result with every new field filled: packs (SOC 60, 61 ..), two sinks, charge control.
+
+    ``bank`` is the combined reading (default: a rich reading with SOC 73.5).
+    """
+    pack_results = tuple(
+        PackResult(
+            name,
+            "jk_uart",
+            name not in offline,
+            None
+            if name in offline
+            else rich_reading(clock, soc_pct=60.0 + i, voltage_v=52.0 + i, current_a=-6.0 - i),
+        )
+        for i, name in enumerate(packs)
+    )
+    sinks = tuple(
+        SinkResult(name, "pylontech", True, PublishReport(6, limits_ignored=name in ignored_by))
+        for name in ("inv1", "inv2")
+    )
+    limits = replace(ALLOW, charge_state=charge_state, reported_soc_pct=reported_soc_pct)
+    result = make_result(clock, cycle=cycle, reading=bank or rich_reading(clock), limits=limits)
+    return replace(result, packs=pack_results, sinks=sinks, meter=meter, meter_age_s=0.5 if meter else None)
+
+
 def stop_result(clock: FakeClock, fault: Fault = Fault.STALE_READING, cycle: int = 1) -> CycleResult:
     """A fail-safe cycle: stop limits, no reading."""
     return make_result(clock, cycle=cycle, limits=Limits.stop("reading too old", fault))
 
 
-def make_observer(clock: FakeClock, **config: object) -> PrometheusObserver:
-    """An observer on ``clock`` with a fixed wall clock; ``listen`` defaults to a free localhost port."""
+def make_observer(clock: FakeClock, *, opened: bool = True, **config: object) -> PrometheusObserver:
+    """An observer on ``clock`` with a fixed wall clock; ``listen`` defaults to a free localhost port.
+
+    ``opened``: call ``open()`` as the core does before the first cycle.
+    """
     config.setdefault("listen", "127.0.0.1:0")
     ctx = PluginContext("prometheus", clock, logging.getLogger("gateway.prometheus.test"))
-    return PrometheusObserver(PrometheusConfig(**config), ctx, wall=lambda: WALL_NOW)  # type: ignore[arg-type]
+    observer = PrometheusObserver(PrometheusConfig(**config), ctx, wall=lambda: WALL_NOW)  # type: ignore[arg-type]
+    if opened:
+        observer.open()
+    return observer
 
 
 @dataclass

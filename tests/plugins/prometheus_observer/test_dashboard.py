@@ -10,11 +10,11 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from gateway_core.model import Fault, Limits, Problem
+from gateway_core.model import Fault, Limits, MeterReading, Problem
 from prometheus_observer.metrics import PREFIX, GatewayCollector, make_registry
 from tests.fakes import FakeClock
 
-from .helpers import make_result, parse, rich_reading
+from .helpers import bank_result, make_result, parse, rich_reading
 
 ROOT = Path(__file__).resolve().parents[3]
 DASHBOARD = ROOT / "examples" / "grafana" / "battery-gateway.json"
@@ -38,6 +38,13 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> Iterator[str]:
             yield variable["query"]["query"]
 
 
+def panel_exprs(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """``(panel, expr)`` for every PromQL expression of the panels."""
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield panel, target["expr"]
+
+
 def full_exposition() -> set[str]:
     """Sample names of an endpoint that has seen every kind of value (reading, limits, faults, peer)."""
     clock = FakeClock()
@@ -45,9 +52,12 @@ def full_exposition() -> set[str]:
     registry = make_registry(collector)
     collector.update(make_result(clock, reading=rich_reading(clock), peer_seen_at_s=clock.now()))
     names = parse(generate_latest(registry).decode()).names
+    meter = MeterReading("em", clock.now(), 300.0, (100.0, 100.0, 100.0))
+    collector.update(bank_result(clock, cycle=2, meter=meter, ignored_by=("inv1",)))
+    names |= parse(generate_latest(registry).decode()).names
     collector.update(
         make_result(
-            clock, cycle=2, limits=Limits.stop("x", Fault.NO_READING), problems=[Problem("sink", "p", "x")]
+            clock, cycle=3, limits=Limits.stop("x", Fault.NO_READING), problems=[Problem("sink", "p", "x")]
         )
     )
     return names | parse(generate_latest(registry).decode()).names
@@ -90,8 +100,30 @@ def test_dashboard_covers_pack_cells_limits_failsafe_temperatures_and_errors() -
         "temperature_celsius",
         "read_errors_total",
         "can_errors_total",
+        "pack_online",
+        "charge_state",
+        "reported_state_of_charge_percent",
+        "grid_power_watts",
+        "inverter_ignores_limits",
     ):
         assert PREFIX + name in queried, name
+
+
+BANK_SERIES = (
+    "pack_voltage_volts",
+    "pack_current_amperes",
+    "state_of_charge_percent",
+    "cell_voltage_min_volts",
+    "cell_voltage_max_volts",
+)
+
+
+def test_every_query_of_a_series_with_per_pack_samples_picks_the_bank_or_the_packs() -> None:
+    # Without pack="" a bank's per-pack series would join the bank's in every single-value panel.
+    for expr in dashboard_exprs(load_dashboard()):
+        for name in BANK_SERIES:
+            for selector in re.findall(PREFIX + name + r"(\{[^}]*\})?", expr):
+                assert 'pack=""' in selector or 'pack!=""' in selector, expr
 
 
 def test_docs_list_every_exposed_metric() -> None:

@@ -84,3 +84,45 @@ def test_gateway_run_serves_and_writes_the_metrics(tmp_path: Path) -> None:
     assert final.value("battery_gateway_failsafe", reason="shutdown") == 1
     assert final.value("battery_gateway_build_info", source="fake_source", sink="fake_sink") == 1
     assert observer.address is None  # run_gateway closed it
+
+
+def test_a_bank_of_two_in_a_real_run_has_pack_labelled_series_beside_the_bank(tmp_path: Path) -> None:
+    import prometheus_observer
+
+    clock = FakeClock()
+    pm = make_plugin_manager(entry_points=False)
+    pm.register(prometheus_observer, name="prometheus")
+    pm.register(FakePlugins(clock), name="fakes")
+    scrapes: list[Scrape] = []
+    built: list[PrometheusObserver] = []
+    gateway = build_gateway(
+        pm,
+        config_path=None,
+        overrides=[
+            'gateway.sources=["pack1", "pack2"]',
+            'pack1.plugin="fake_source"',
+            'pack2.plugin="fake_source"',
+            'gateway.policy="fake_policy"',
+            'gateway.sink="fake_sink"',
+            'gateway.observers=["prometheus"]',
+            'prometheus.listen="127.0.0.1:0"',
+        ],
+        clock=clock,
+        threaded=False,
+        max_cycles=2,
+        on_cycle=lambda result: scrapes.append(scrape_http(built[0])),
+    )
+    (observer,) = gateway.observers
+    assert isinstance(observer, PrometheusObserver)
+    built.append(observer)
+    assert run_gateway(gateway, install_signals=False) == 0
+    m = scrapes[-1]
+    socs = {
+        s.labels.get("pack", ""): s.value
+        for s in m.samples
+        if s.name == "battery_gateway_state_of_charge_percent"
+    }
+    assert socs == {"": 50.0, "pack1": 50.0, "pack2": 50.0}
+    assert m.labelled("battery_gateway_pack_online", "pack") == {"pack1": 1.0, "pack2": 1.0}
+    currents = [s.labels for s in m.samples if s.name == "battery_gateway_pack_current_amperes"]
+    assert currents == [{}, {"pack": "pack1"}, {"pack": "pack2"}]  # the bank's first, unlabelled

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import socket
 import urllib.error
 import urllib.request
 
@@ -135,6 +133,7 @@ def test_before_the_first_cycle_only_build_info_and_counters() -> None:
         "battery_gateway_cycles_total",
         "battery_gateway_read_errors_total",
         "battery_gateway_can_errors_total",
+        "battery_gateway_limits_ignored_cycles_total",
     }
 
 
@@ -172,32 +171,3 @@ def test_empty_listen_serves_nothing() -> None:
     observer.open()
     assert observer.address is None
     observer.close()
-
-
-def test_port_in_use_is_named_logged_once_and_retried_with_backoff(caplog: pytest.LogCaptureFixture) -> None:
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", 0))
-    blocker.listen()
-    port = blocker.getsockname()[1]
-    clock = FakeClock()
-    observer = make_observer(clock, listen=f"127.0.0.1:{port}")
-    try:
-        with pytest.raises(OSError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
-            observer.open()
-        with caplog.at_level(logging.INFO, logger="gateway.prometheus.test"):
-            for cycle in range(1, 6):  # 1 s apart: attempts at t=0, 1, 3 (backoff 1, 2, 4 s)
-                observer.gateway_cycle_completed(make_result(clock, cycle=cycle))
-                clock.advance(1.0)
-            errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-            assert len(errors) == 1
-            assert f"127.0.0.1:{port}" in errors[0].getMessage()
-            assert observer.address is None
-            blocker.close()
-            for cycle in range(6, 10):  # next attempt is due at t=7
-                observer.gateway_cycle_completed(make_result(clock, cycle=cycle))
-                clock.advance(1.0)
-        assert observer.address == ("127.0.0.1", port)
-        assert scrape_http(observer).value("battery_gateway_cycles_total") == 9
-    finally:
-        blocker.close()
-        observer.close()

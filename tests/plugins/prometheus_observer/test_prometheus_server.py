@@ -16,15 +16,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway_core.model import MeterReading
 from tests.fakes import FakeClock
 
-from .helpers import make_observer, make_result, rich_reading
-from .test_dashboard import dashboard_exprs, load_dashboard
+from .helpers import bank_result, make_observer, rich_reading
+from .test_dashboard import load_dashboard, panel_exprs
 
 DEADLINE_S = 30.0
 
@@ -107,8 +109,10 @@ def test_prometheus_scrapes_the_pack_voltage(prometheus_server: tuple[str, Any],
     clock = FakeClock()
     reading = rich_reading(clock)
     observer = make_observer(clock)
+    meter = MeterReading("em", clock.now(), 250.0, (80.0, 90.0, 80.0))
+    bank = bank_result(clock, bank=reading, meter=meter, ignored_by=("inv1",))  # a bank of two packs
     try:
-        observer.gateway_cycle_completed(make_result(clock, reading=reading, peer_seen_at_s=clock.now()))
+        observer.gateway_cycle_completed(replace(bank, peer_seen_at_s=clock.now()))
         address = observer.address
         assert address is not None
         start(f"127.0.0.1:{address[1]}")
@@ -116,7 +120,7 @@ def test_prometheus_scrapes_the_pack_voltage(prometheus_server: tuple[str, Any],
         result: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             try:
-                answer = query(base, "battery_gateway_pack_voltage_volts")
+                answer = query(base, 'battery_gateway_pack_voltage_volts{pack=""}')
                 result = answer.get("data", {}).get("result", [])
             except (urllib.error.URLError, ConnectionError):
                 result = []
@@ -132,13 +136,19 @@ def test_prometheus_scrapes_the_pack_voltage(prometheus_server: tuple[str, Any],
         assert sample["metric"]["job"] == "battery_gateway"
         assert float(sample["value"][1]) == reading.voltage_v
 
-        # Every query of the Grafana dashboard is valid PromQL (Prometheus parses and runs it).
-        for expr in dashboard_exprs(load_dashboard()):
+        packs = query(base, 'battery_gateway_state_of_charge_percent{pack!=""}')["data"]["result"]
+        assert {s["metric"]["pack"]: float(s["value"][1]) for s in packs} == {"pack1": 60.0, "pack2": 61.0}
+
+        # Every query of the Grafana dashboard is valid PromQL (Prometheus parses and runs it), and
+        # a single-value panel gets one series although the bank's packs have series of their own.
+        for panel, expr in panel_exprs(load_dashboard()):
             promql = expr.replace("$instance", ".*")
-            if promql.startswith("label_values("):
-                continue  # a Grafana function, not PromQL
             answer = query(base, promql)
             assert answer["status"] == "success", (expr, answer)
+            if panel["type"] == "stat":
+                assert len(answer["data"]["result"]) <= 1, expr
+        for name in ("charge_state", "grid_power_watts", "inverter_ignores_limits", "pack_online"):
+            assert query(base, f"battery_gateway_{name}")["data"]["result"], name
         up = query(base, 'up{job="battery_gateway"}')["data"]["result"]
         assert [float(s["value"][1]) for s in up] == [1.0]
     finally:

@@ -100,3 +100,27 @@ def test_inverter_heartbeat_over_slcan(clock: FakeClock, adapter: FakeSlcanAdapt
         assert 0x305 not in {fid for fid, _ in adapter.received()}  # never transmitted
     finally:
         engine.shutdown()
+
+
+def test_an_slcan_adapter_is_opened_without_python_cans_2_s_wait_by_default() -> None:
+    seen: list[dict[str, object]] = []
+
+    class Bus:
+        def __init__(self, **kwargs: object) -> None:
+            seen.append(kwargs)
+
+        def shutdown(self) -> None: ...
+
+    def factory(**kwargs: object) -> Bus:
+        return Bus(**kwargs)
+
+    for options, expected in (({}, 0.1), ({"sleep_after_open": 2.0}, 2.0)):
+        config = PylontechConfig(interface="slcan", channel="/dev/ttyACM0", bus_options=options)
+        sink = PylontechSink(
+            config,
+            PluginContext("pylontech", FakeClock(), logging.getLogger("t")),
+            bus_factory=factory,  # type: ignore[arg-type]
+        )
+        sink.open()
+        sink.close()
+        assert seen[-1]["sleep_after_open"] == expected
