@@ -310,9 +310,11 @@ class Engine:
         age = now - decided_at
         if age > self.deadline_s:
             reason = f"decision is {age:.2f} s old at send time (limit {self.deadline_s:.2f} s)"
+            log.warning("fail-safe at send time: %s; stop limits instead", reason)
             return Limits.stop(reason, Fault.TIMEOUT), None
         if reading is not None and now - reading.taken_at_s > self._stale_after_s:
             reason = f"reading is {now - reading.taken_at_s:.1f} s old at send time"
+            log.warning("fail-safe at send time: %s; stop limits instead", reason)
             return Limits.stop(reason, Fault.STALE_READING), None
         return limits, reading
 

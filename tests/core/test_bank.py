@@ -216,3 +216,20 @@ def test_bank_limits_never_exceed_their_rule_and_keep_only_shared_requests(limit
             assert flag not in combined.flags
     assert combined.charge_voltage_v == min(x.charge_voltage_v for x in limits)
     assert combined.discharge_voltage_v == max(x.discharge_voltage_v for x in limits)
+
+
+def test_a_sink_that_stalls_the_cycle_leaves_the_next_sink_with_stop_limits_and_a_warning(caplog):
+    clock = FakeClock()
+
+    class SlowSink(FakeSink):
+        def publish(self, reading, limits):
+            report = super().publish(reading, limits)
+            clock.advance(7.0)  # a jammed adapter: its send blocked for 7 s
+            return report
+
+    slow, after = SlowSink(clock), FakeSink(clock)
+    engine, _ = bank(clock, [FakeSource(clock)], [FixedPolicy()], sinks=[slow, after])
+    engine.cycle()
+    assert slow.limits[0].fault is None  # sent in time
+    assert after.limits[0].fault is not None and after.limits[0].charge_current_a == 0
+    assert any("fail-safe at send time" in m for m in caplog.messages)
