@@ -27,6 +27,13 @@ class Clock(Protocol):
         ...
 
 
+#: Sleeps up to this long are plain ``time.sleep`` calls, which :meth:`MonotonicClock.wake` does not
+#: cut short: a wake then waits at most this long. They are the sink's frame gaps and the source's
+#: waits for bytes on the wire, several per cycle, and an interruptible wait costs about half again
+#: as much CPU (a condition variable, a lock and its queue, per call).
+SHORT_SLEEP_S = 0.01
+
+
 class MonotonicClock:
     """The real clock: ``time.monotonic`` and an interruptible sleep."""
 
@@ -38,8 +45,13 @@ class MonotonicClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``, or until :meth:`wake` is called."""
-        if seconds > 0 and self._woken.wait(seconds):
+        """Wait ``seconds``, or until :meth:`wake` is called (a sleep up to :data:`SHORT_SLEEP_S` ends
+        on time)."""
+        if seconds <= 0:
+            return
+        if seconds <= SHORT_SLEEP_S:
+            time.sleep(seconds)
+        elif self._woken.wait(seconds):
             self._woken.clear()
 
     def wake(self) -> None:

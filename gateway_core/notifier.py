@@ -55,6 +55,8 @@ class ObserverNotifier:
         if self._thread is None:
             self._deliver(result)
             return
+        if not self._pending and not self._pm.hook.gateway_cycle_completed.get_hookimpls():
+            return  # nobody listens: the observer thread need not wake
         try:
             self._queue.put_nowait(result)
         except queue.Full:

@@ -74,7 +74,7 @@ def test_a_corrupt_received_frame_is_skipped_and_the_set_keeps_going_out(
 ) -> None:
     engine, sink = make_engine(clock, adapter)
     try:
-        assert engine.cycle().published
+        assert engine.cycle().published and len(adapter.wait_for(6)) >= 6  # the adapter has answered
         opened = adapter.opens
         for line in CORRUPT:
             adapter.inject_raw(line)
@@ -106,6 +106,7 @@ def test_an_adapter_that_refuses_frames_with_bel_is_a_lost_sink_and_is_reopened(
         results = []
         with caplog.at_level(logging.WARNING, logger="gateway.engine"):
             for _ in range(20):
+                time.sleep(0.02)  # a real period: the adapter's answers are in before the next publish
                 clock.advance(1.0)
                 results.append(engine.cycle())
                 if any(not r.published for r in results) and results[-1].published and adapter.opens > opened:
