@@ -28,9 +28,9 @@ class Clock(Protocol):
 
 
 #: Sleeps up to this long are plain ``time.sleep`` calls, which :meth:`MonotonicClock.wake` does not
-#: cut short: a wake then waits at most this long. They are the sink's frame gaps and the source's
-#: waits for bytes on the wire, several per cycle, and an interruptible wait costs about half again
-#: as much CPU (a condition variable, a lock and its queue, per call).
+#: cut short: a wake then waits at most this long. They are the sink's frame gaps, five per cycle,
+#: and an interruptible wait costs about half again as much CPU (a condition variable, a lock and
+#: its queue, per call).
 SHORT_SLEEP_S = 0.01
 
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from gateway_core.errors import FrameError, SourceError, SourceTimeout, SourceUnavailable
 from gateway_core.model import BatteryReading
-from gateway_core.ptysim import wire_time_s
 from gateway_core.roles import PluginContext
 
 from .config import JkUartConfig
@@ -44,12 +43,6 @@ SIM_SCHEME = "jksim://"
 #: (tcsetattr) several times per cycle.
 READ_SLICE_S = 0.05
 SLICES_PER_DEADLINE = 5
-#: Once a reply's length is known, the source sleeps this share of the next one's wire time before
-#: it reads: a UART hands bytes over in small pieces (a FIFO's worth, or one USB frame a millisecond),
-#: and each piece would wake the reading thread, some 25 times a reply at 115200 baud. The share
-#: stays below :data:`jk_uart.matching.WIRE_MARGIN` (0.9), so a frame already complete when the
-#: sleep ends (a late reply) is still seen as too early for ours and discarded.
-WIRE_SLEEP_SHARE = 0.7
 #: The longest reply deadline, as a share of the cycle period: the engine's lane deadline is 0.8 x
 #: period; a read may end one slice (a fifth) late, and decoding and the policy need the rest.
 READ_SHARE = 0.6
@@ -92,7 +85,6 @@ class JkUartSource:
         self._errors: tuple[type[BaseException], ...] = ()
         self.timeout_s = reply_deadline(config.timeout, ctx)
         self.last_status: JkStatus | None = None
-        self._reply_len = 0  # bytes in the last reply: what the next one is expected to take
 
     def resources(self) -> tuple[str, ...]:
         """The port this source polls, for the core's one-gateway-per-port claim (none for ``jksim://``)."""
@@ -181,9 +173,6 @@ class JkUartSource:
         sent_at = self._wire_clock()
         port.write(self._request)
         deadline = clock.now() + timeout
-        if self._reply_len:
-            wire_s = wire_time_s(len(self._request) + self._reply_len, self.config.baudrate)
-            clock.sleep(min(timeout, WIRE_SLEEP_SHARE * wire_s) - (self._wire_clock() - sent_at))
         skipped = Skipped()
         idle_s = 0.0  # silent slices also bound the wait, whatever the injected clock does
         frame: Frame | None = None
@@ -197,7 +186,6 @@ class JkUartSource:
         if frame is None:
             frame = self._pick(self._assembler.expire(), sent_at, skipped)
         if frame is not None:
-            self._reply_len = len(frame.raw)
             return frame
         raise self._no_reply(timeout, skipped)
 
