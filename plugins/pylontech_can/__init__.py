@@ -1,7 +1,8 @@
 """Pylontech low-voltage CAN sink (``pylontech``) and the ``gateway pylontech`` commands.
 
-Imports only the core and the stdlib-only config here; python-can and cantools load when the sink
-is built, its simulator made, or a command runs.
+Imports only the core and the stdlib-only config here; python-can loads when the sink is built or
+its simulator made, and cantools only when a command or the web page decodes frames (the sink packs
+frames through :mod:`.layout`).
 """
 
 from __future__ import annotations

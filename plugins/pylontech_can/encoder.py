@@ -1,15 +1,15 @@
-"""Signal values to frame bytes through our DBC files, clamping what does not fit (logged once)."""
+"""Signal values to frame bytes through our DBC files' layouts, clamping what does not fit (logged once)."""
 
 from __future__ import annotations
 
 import logging
 
-from .dbc import load_database
+from .layout import frame_layouts
 
 
 def signal_names(frame_id: int) -> list[str]:
     """The signal names of ``frame_id`` in ``pylontech.dbc``."""
-    return [signal.name for signal in load_database().get_message_by_frame_id(frame_id).signals]
+    return [signal.name for signal in frame_layouts()[frame_id].signals]
 
 
 class SignalEncoder:
@@ -24,22 +24,21 @@ class SignalEncoder:
 
     def encode(self, frame_id: int, values: dict[str, float], variant: str | None = None) -> bytes:
         """The payload of ``frame_id`` (in ``variant``'s layout) for ``values`` (one per signal)."""
-        message = load_database(variant).get_message_by_frame_id(frame_id)
+        frame = frame_layouts(variant)[frame_id]
         clamped: dict[str, float] = {}
-        for signal in message.signals:
+        for signal in frame.signals:
             value = values[signal.name]
-            low = signal.minimum if signal.minimum is not None else value
-            high = signal.maximum if signal.maximum is not None else value
+            low, high = signal.minimum, signal.maximum
             inside = min(max(value, low), high)
-            key = f"{message.name}.{signal.name}"
+            key = f"{frame.name}.{signal.name}"
             if inside != value and key not in self._clamped:
                 self._clamped.add(key)
                 self._log.warning(
                     "0x%03X %s = %g is outside %g..%g %s: sending %g",
-                    frame_id, signal.name, value, low, high, signal.unit or "", inside,
+                    frame_id, signal.name, value, low, high, signal.unit, inside,
                 )  # fmt: skip
             elif inside == value and key in self._clamped:
                 self._clamped.discard(key)
                 self._log.info("0x%03X %s is back in range (%g)", frame_id, signal.name, value)
             clamped[signal.name] = inside
-        return bytes(message.encode(clamped, scaling=True, padding=False, strict=True))
+        return frame.pack(clamped)

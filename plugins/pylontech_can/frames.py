@@ -25,8 +25,9 @@ from gateway_core.model import BatteryReading, LimitFlag, Limits
 
 from . import extras, measured
 from .config import PylontechConfig
-from .dbc import LIMITS_ID, load_database
+from .dbc import LIMITS_ID
 from .encoder import SignalEncoder, signal_names
+from .layout import frame_layouts
 from .mapping import (
     ALARM_SIGNALS,
     BLOCKS_CHARGE,
@@ -77,7 +78,7 @@ class FrameBuilder:
         self._profile = profile if profile is not None else resolve(config)
         self._log = logger or log
         for variant in {None, *self._profile.variants.values()}:
-            load_database(variant)  # parse the DBC files now, not inside the first (timed) publish
+            frame_layouts(variant)  # read the DBC files now, not inside the first (timed) publish
         self._last: BatteryReading | None = None
         self._soc_pct: float | None = None
         self._cell_count: int | None = None

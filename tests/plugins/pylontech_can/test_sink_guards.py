@@ -272,17 +272,17 @@ def test_the_registered_simulator_decodes_what_the_sink_grants(clock: FakeClock)
     assert peer.grants() == []
 
 
-def test_the_dbc_files_are_parsed_when_the_sink_is_built_not_inside_the_timed_publish(
+def test_the_dbc_files_are_read_when_the_sink_is_built_not_inside_the_timed_publish(
     clock: FakeClock,
 ) -> None:
-    from pylontech_can.dbc import load_database
+    from pylontech_can.layout import frame_layouts
 
-    load_database.cache_clear()
+    frame_layouts.cache_clear()
     PylontechSink(PylontechConfig(interface="virtual", channel="x", profile="luxpower"), ctx(clock))
-    assert load_database.cache_info().currsize == 2  # pylontech.dbc and the luxpower variant, parsed already
-    hits = load_database.cache_info().hits
+    assert frame_layouts.cache_info().currsize == 2  # pylontech.dbc and the luxpower variant, read already
+    hits = frame_layouts.cache_info().hits
     PylontechSink(PylontechConfig(interface="virtual", channel="y", profile="luxpower"), ctx(clock))
-    assert load_database.cache_info().hits > hits  # and shared, not parsed again
+    assert frame_layouts.cache_info().hits > hits  # and shared, not read again
 
 
 def test_a_fresh_reading_held_up_before_the_publish_is_not_sent_but_a_kept_one_is(
