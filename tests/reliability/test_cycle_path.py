@@ -62,4 +62,4 @@ def test_cycles_import_nothing_reload_nothing_and_sleep_only_the_frame_gap(monke
     assert all(r.published and not r.limits.is_stop for r in results)
     assert set(sys.modules) - modules == set()
     assert loads == []
-    assert clock.sleeps == ([gap] * 5 * (CYCLES + 1) if gap else [])  # + the shutdown's stop set
+    assert clock.sleeps == pytest.approx([gap] * 5 * (CYCLES + 1) if gap else [])  # + the shutdown's stop set

@@ -123,13 +123,36 @@ def test_no_reading_ever_sends_only_stop_frames(clock: FakeClock, channel: str, 
     engine.shutdown()
 
 
+class OversleepingClock(FakeClock):
+    """Every sleep lasts 1 ms longer than asked, as on a busy machine."""
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.advance(0.001)
+
+
+def test_the_frame_slots_are_fixed_from_the_first_frame_so_late_wake_ups_do_not_add_up(
+    channel: str, inverter: can.BusABC
+) -> None:
+    clock = OversleepingClock()
+    sink = make_sink(clock, channel, frame_gap_s=0.004)
+    sink.open()
+    first = clock.now()
+    sink.publish(make_reading(clock), FixedPolicy().limits)
+    assert len(received(inverter)) == 6
+    # the first wait is a whole gap; each later one is shortened by the 1 ms the previous overslept
+    assert clock.sleeps == pytest.approx([0.004, 0.003, 0.003, 0.003, 0.003])
+    assert clock.now() - first == pytest.approx(5 * 0.004 + 0.001)  # not 5 x 5 ms
+    sink.close()
+
+
 def test_frames_are_spaced_on_the_injected_clock(
     clock: FakeClock, channel: str, inverter: can.BusABC
 ) -> None:
     sink = make_sink(clock, channel, frame_gap_s=0.004)
     sink.open()
     sink.publish(make_reading(clock), FixedPolicy().limits)
-    assert clock.sleeps == [0.004] * 5
+    assert clock.sleeps == pytest.approx([0.004] * 5)
     sink.close()
     clock.sleeps.clear()
     sink = make_sink(clock, channel, frame_gap_s=0.0)
