@@ -56,8 +56,13 @@ def fail_startup(exc: StartupError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def build_app(pm: pluggy.PluginManager) -> typer.Typer:
-    """The root command with the core commands and every plugin's subcommands."""
+#: Core commands that never need a plugin's subcommands: ``gateway run`` skips importing them
+#: (every plugin's CLI module, about 100 ms of a Pi's start-up; docs/benchmarks.md).
+NO_PLUGIN_COMMANDS = frozenset({"run"})
+
+
+def build_app(pm: pluggy.PluginManager, *, plugin_commands: bool = True) -> typer.Typer:
+    """The root command with the core commands and (unless told not to) every plugin's subcommands."""
     app = typer.Typer(
         name="gateway",
         help="battery-gateway: a BMS speaks to a solar inverter (JK BMS -> Pylontech CAN and more).",
@@ -152,15 +157,17 @@ def build_app(pm: pluggy.PluginManager) -> typer.Typer:
     def command_failed(plugin: str, exc: BaseException) -> None:
         log.warning("plugin '%s' could not add its commands: %s", plugin, exc)
 
-    call_each(pm, "gateway_register_commands", on_error=command_failed, app=app)
+    if plugin_commands:
+        call_each(pm, "gateway_register_commands", on_error=command_failed, app=app)
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: ``gateway``."""
+    args = argv if argv is not None else sys.argv[1:]
     pm = make_plugin_manager()
-    app = build_app(pm)
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="gateway")
+    app = build_app(pm, plugin_commands=not (args and args[0] in NO_PLUGIN_COMMANDS))
+    app(args=args, prog_name="gateway")
 
 
 if __name__ == "__main__":  # pragma: no cover

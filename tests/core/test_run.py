@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 from importlib.metadata import entry_points
 
 import pytest
@@ -303,3 +304,28 @@ def test_every_terminating_signal_publishes_stop_and_exits_0(tmp_path, signum):
 def test_version(flag):
     result = CliRunner().invoke(build_app(make_plugin_manager(entry_points=False)), [flag])
     assert result.exit_code == 0 and result.output.startswith("gateway (battery-gateway) ")
+
+
+def test_gateway_run_imports_no_plugin_command_module_but_the_other_commands_have_them() -> None:
+    """``gateway run`` skips every plugin's CLI module (about 100 ms of start-up); ``--help`` lists them."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from gateway_core.cli import main
+        try:
+            main(sys.argv[1:])
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.endswith((".cli", ".demo")) and m != "gateway_core.cli"))
+        """
+    )
+    run_args = ["run", "--source", "jk_uart", "--sink", "pylontech", "--cycles", "2", "--log-level", "error"]
+    run_args += ["--set", "jk_uart.port=jksim://?cells=16", "--set", "pylontech.interface=virtual"]
+    run_args += ["--set", "pylontech.channel=no-plugin-cli"]
+    ran = subprocess.run([sys.executable, "-c", script, *run_args], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "[]"
+    helped = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, timeout=60)
+    *help_text, modules = helped.stdout.strip().splitlines()
+    assert "jk_uart.cli" in modules and "pylontech_can.cli" in modules
+    assert any(line.split()[:1] == ["pylontech"] for line in help_text)  # its command group is listed
