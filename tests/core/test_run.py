@@ -322,10 +322,11 @@ def test_gateway_run_imports_no_plugin_command_module_but_the_other_commands_hav
     run_args = ["run", "--source", "jk_uart", "--sink", "pylontech", "--cycles", "2", "--log-level", "error"]
     run_args += ["--set", "jk_uart.port=jksim://?cells=16", "--set", "pylontech.interface=virtual"]
     run_args += ["--set", "pylontech.channel=no-plugin-cli"]
-    ran = subprocess.run([sys.executable, "-c", script, *run_args], capture_output=True, text=True, timeout=60)
+    python = [sys.executable, "-c", script]
+    ran = subprocess.run([*python, *run_args], capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().splitlines()[-1] == "[]"
-    helped = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, timeout=60)
+    helped = subprocess.run([*python, "--help"], capture_output=True, text=True, timeout=60)
     *help_text, modules = helped.stdout.strip().splitlines()
     assert "jk_uart.cli" in modules and "pylontech_can.cli" in modules
     assert any(line.split()[:1] == ["pylontech"] for line in help_text)  # its command group is listed
