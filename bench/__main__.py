@@ -1,9 +1,12 @@
 """``python -m bench``: measure battery-gateway and print (or save as JSON) every figure with its spread.
 
-Sections (``--only decode,cycle,...``): decode (JK parse + decode), cycle (one engine cycle), loop
-(CPU per 1,000 cycles of the real loop at its real period), latency (JK reply -> last CAN frame over
-ptys), process (start-up to the first frame, peak RSS), observers (prometheus metrics update), floor
-(UART and CAN wire times). Never part of the test run.
+Sections (``--only decode,cycle,...``): decode (JK parse + decode), cycle (CPU of one engine cycle,
+in-process), loop (CPU per 1,000 cycles of the in-process loop at its real period), process
+(``gateway run`` as a process: start to first frame on each interface, peak RSS), cpu (``gateway
+run`` over ptys: CPU per cycle, latency from the BMS reply to the set's last frame and peak RSS, for
+one pack with and without the frame gap, USB-like reply packets, and banks of 4 and 8 packs),
+io (CPU of each I/O step of a cycle alone: a sleep, a thread handoff, a JK exchange, an slcan
+send), observers (prometheus metrics update), floor (UART and CAN wire times). Never part of the test run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from .stats import Summary, exact, machine, summarize
 
-SECTIONS = ("decode", "cycle", "loop", "latency", "process", "observers", "floor")
+SECTIONS = ("decode", "cycle", "loop", "process", "cpu", "io", "observers", "floor")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of: {', '.join(SECTIONS)}")
     parser.add_argument("--loop-cycles", type=int, default=60, help="cycles of the real loop (default 60)")
     parser.add_argument("--loop-period", type=float, default=1.0, help="its period in s (default 1.0)")
+    parser.add_argument(
+        "--cpu-cycles",
+        type=int,
+        default=1000,
+        help="cycles of `gateway run` per cpu configuration (default 1000)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)
     if unknown:
@@ -38,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.repeats = min(args.repeats, 5)
         args.loop_cycles = min(args.loop_cycles, 20)
+        args.cpu_cycles = min(args.cpu_cycles, 50)
     return args
 
 
@@ -58,13 +68,13 @@ def cycle_figures(repeats: int) -> list[Summary]:
     quick = max(3, repeats // 3)
     return [
         summarize(
-            "engine cycle: jksim -> ladder -> pylontech/virtual",
+            "engine cycle CPU: jksim -> ladder -> pylontech/virtual",
             "us",
             bench_engine_cycle(repeats),
             "frame_gap_s=0",
         ),
         summarize(
-            "engine cycle, default frame spacing (5 x 2 ms)",
+            "engine cycle CPU, default frame spacing (5 x 2 ms)",
             "us",
             bench_engine_cycle(quick, 50, 0.002),
             "frame_gap_s=0.002",
@@ -88,42 +98,72 @@ def loop_figures(cycles: int, period_s: float) -> list[Summary]:
     ]
 
 
-def latency_figures(repeats: int) -> list[Summary]:
-    """JK reply to the cycle's last CAN frame over ptys, with and without frame spacing."""
-    from .latency import bench_latency
+def process_figures(repeats: int) -> list[Summary]:
+    """Start to the first frame on each interface, peak RSS, and the bare import floor."""
+    from .process import Setup, bench_import_time, run
 
-    cycles = max(20, repeats * 4)
+    n = max(3, repeats // 3)
+    slcan = [run(Setup()) for _ in range(n)]
+    udp = [run(Setup(interface="udp_multicast")) for _ in range(n)]
+    imports = bench_import_time(n)
     return [
         summarize(
-            "latency JK reply -> last CAN frame (slcan, ptys)",
+            "start to first frame: slcan (pty, CANable protocol)",
             "ms",
-            bench_latency(cycles),
-            "default frame_gap_s=0.002",
+            [1e3 * r.startup_s for r in slcan],
+            "default slcan_open_wait_s = 0.1",
         ),
-        summarize(
-            "latency JK reply -> last CAN frame, no frame gap",
-            "ms",
-            bench_latency(cycles, frame_gap_s=0.0),
-            "frame_gap_s=0",
-        ),
+        summarize("start to first frame: udp_multicast", "ms", [1e3 * r.startup_s for r in udp]),
+        summarize("  floor: python -c 'import gateway_core.cli'", "ms", [1e3 * t for t in imports]),
+        summarize("peak RSS of the running gateway (VmHWM), slcan", "MiB", [r.peak_rss_mib for r in slcan]),
     ]
 
 
-def process_figures(repeats: int) -> list[Summary]:
-    """Start-up to the first frame, peak RSS, and the bare import floor."""
-    from .process import bench_import_time, bench_process
+def cpu_figures(cycles: int) -> list[Summary]:
+    """CPU per cycle (whole process and main thread), latency and peak RSS of ``gateway run``."""
+    from .process import Setup, run
 
-    runs = bench_process(max(3, repeats // 3))
-    imports = bench_import_time(max(3, repeats // 3))
+    setups = (
+        ("1 pack", Setup()),
+        ("1 pack, frame_gap_s=0", Setup(frame_gap_s=0.0)),
+        ("1 pack, reply in 32-byte packets", Setup(chunk_bytes=32)),
+        ("bank of 4 packs", Setup(packs=4)),
+        ("bank of 8 packs", Setup(packs=8)),
+    )
+    figures = []
+    for label, setup in setups:
+        result = run(setup, cycles=cycles, blocks=10)
+        note = f"{cycles} cycles at {setup.period_s:g} s, 10 blocks"
+        figures += [
+            summarize(f"CPU per cycle, process: {label}", "ms", result.cpu_ms, note),
+            summarize(f"  of it the main (publishing) thread: {label}", "ms", result.main_cpu_ms),
+            summarize(f"latency BMS reply -> last frame: {label}", "ms", result.latency_ms),
+            exact(f"peak RSS: {label}", "MiB", result.peak_rss_mib),
+        ]
+    return figures
+
+
+def io_figures(repeats: int) -> list[Summary]:
+    """CPU per I/O step of a cycle, each alone (the floor under the process figure)."""
+    from . import io_cost
+
+    steps = (
+        ("frame gap: time.sleep(0.002)", io_cost.sleep_wake, "5 per cycle with the default gap"),
+        ("lane handoff: job to a thread and back", io_cost.thread_handoff, "1 per pack per cycle"),
+        ("JK exchange on a pty: 21 B out, 299 B in", io_cost.jk_exchange, "1 per pack per cycle"),
+        ("slcan send of one frame (+ 1/6 of the drain)", io_cost.slcan_send, "6 per cycle"),
+    )
+    figures = [
+        summarize(f"CPU of {name}", "us", [step() for _ in range(repeats)], note)
+        for name, step, note in steps
+    ]
+    runs = max(3, repeats // 3)
+    warm = [io_cost.ladder_decide(0.0, 300) for _ in range(runs)]
+    cold = [io_cost.ladder_decide(0.2) for _ in range(runs)]
     return [
-        summarize(
-            "start-up: `gateway run` -> first CAN frame",
-            "ms",
-            [1e3 * r.startup_s for r in runs],
-            "slcan pty, jksim",
-        ),
-        summarize("  floor: python -c 'import gateway_core.cli'", "ms", [1e3 * t for t in imports]),
-        summarize("peak RSS of the running gateway (VmHWM)", "MiB", [r.peak_rss_mib for r in runs]),
+        *figures,
+        summarize("CPU of a ladder decision, back to back (caches warm)", "us", warm),
+        summarize("CPU of a ladder decision 0.2 s after the last (cold)", "us", cold, "as in each cycle"),
     ]
 
 
@@ -195,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         "decode": lambda: decode_figures(args.repeats),
         "cycle": lambda: cycle_figures(args.repeats),
         "loop": lambda: loop_figures(args.loop_cycles, args.loop_period),
-        "latency": lambda: latency_figures(args.repeats),
         "process": lambda: process_figures(args.repeats),
+        "cpu": lambda: cpu_figures(args.cpu_cycles),
+        "io": lambda: io_figures(args.repeats),
         "observers": lambda: observer_figures(args.repeats),
         "floor": floor_figures_now,
     }
@@ -217,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 "repeats": args.repeats,
                 "loop_cycles": args.loop_cycles,
                 "loop_period_s": args.loop_period,
+                "cpu_cycles": args.cpu_cycles,
                 "sections": chosen,
             },
             "figures": [summary.as_dict() for summary in figures],
