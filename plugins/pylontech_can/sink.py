@@ -173,13 +173,14 @@ class PylontechSink:
         """Wait until the next frame's slot: one ``frame_gap_s`` per frame after the set's first one.
 
         The slots are fixed from the first frame, so neither the sends nor a late wake-up (0.15 ms a
-        sleep on a busy machine) add up over the set; the whole set takes 5 gaps plus one send.
+        sleep on a busy machine) add up over the set; the whole set takes 5 gaps plus one send. After
+        a stall the frames catch up no closer than half a gap, never as a burst a receiver with two
+        buffers (MCP2515) would drop.
         """
         gap = self._config.frame_gap_s
         if sent and gap > 0:
-            wait = self._first_sent_at + len(sent) * gap - self._ctx.clock.now()
-            if wait > 0:
-                self._ctx.clock.sleep(wait)
+            slot = self._first_sent_at + len(sent) * gap
+            self._ctx.clock.sleep(max(slot - self._ctx.clock.now(), gap / 2))
 
     def _late(self, started: float, fresh_at: float | None) -> str | None:
         """Why the next frame would come too late to be true, or None."""
@@ -197,6 +198,8 @@ class PylontechSink:
         text = f"{late} after {len(sent)} frame(s): the rest of the set was abandoned and stop limits sent"
         self._log.warning("%s", text)
         stop = Limits.stop("publish stalled", Fault.TIMEOUT)
+        # the stop set's slots start anew: its first frame one whole gap after the last one sent
+        self._first_sent_at = self._ctx.clock.now() - (len(sent) - 1) * self._config.frame_gap_s
         for frame in self._builder.build(None, stop, now_s=self._ctx.clock.now()):
             self._gap(sent)
             self._send(bus, frame)

@@ -146,6 +146,28 @@ def test_the_frame_slots_are_fixed_from_the_first_frame_so_late_wake_ups_do_not_
     sink.close()
 
 
+class OnceLateClock(FakeClock):
+    """The first sleep wakes 10 ms late (a stalled machine); the others are on time."""
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if len(self.sleeps) == 1:
+            self.advance(0.010)
+
+
+def test_after_a_stall_the_frames_catch_up_no_closer_than_half_a_gap(
+    channel: str, inverter: can.BusABC
+) -> None:
+    clock = OnceLateClock()
+    sink = make_sink(clock, channel, frame_gap_s=0.004)
+    sink.open()
+    sink.publish(make_reading(clock), FixedPolicy().limits)
+    assert len(received(inverter)) == 6
+    # the slots of frames 3 to 6 have passed: they follow 2 ms apart, never back to back
+    assert clock.sleeps == pytest.approx([0.004, 0.002, 0.002, 0.002, 0.002])
+    sink.close()
+
+
 def test_frames_are_spaced_on_the_injected_clock(
     clock: FakeClock, channel: str, inverter: can.BusABC
 ) -> None:

@@ -91,6 +91,7 @@ def test_a_freeze_mid_set_abandons_the_old_set_and_sends_stop_limits(
     assert len(report.problems) == 1 and "stalled 7.00 s" in report.problems[0]
     assert "bound 0.80 s" in report.problems[0]  # 0.8 x the 1 s period
     assert [f.arbitration_id for f in report.frames] == [fid for fid, _ in sent]
+    assert clock.sleeps[-6:] == pytest.approx([0.002] * 6)  # the stop set's frames keep whole gaps
     sink.close()
 
 
