@@ -199,7 +199,8 @@ class PylontechSink:
         self._log.warning("%s", text)
         stop = Limits.stop("publish stalled", Fault.TIMEOUT)
         # the stop set's slots start anew: its first frame one whole gap after the last one sent
-        self._first_sent_at = self._ctx.clock.now() - (len(sent) - 1) * self._config.frame_gap_s
+        # (at once when none was), each later one a gap after the one before
+        self._first_sent_at = self._ctx.clock.now() - max(len(sent) - 1, 0) * self._config.frame_gap_s
         for frame in self._builder.build(None, stop, now_s=self._ctx.clock.now()):
             self._gap(sent)
             self._send(bus, frame)

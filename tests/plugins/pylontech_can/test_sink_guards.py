@@ -286,6 +286,19 @@ def test_the_dbc_files_are_read_when_the_sink_is_built_not_inside_the_timed_publ
     assert frame_layouts.cache_info().hits > hits  # and shared, not read again
 
 
+def test_a_set_abandoned_before_its_first_frame_sends_the_stop_set_a_whole_gap_apart(
+    clock: FakeClock, channel: str, inverter: can.BusABC
+) -> None:
+    sink = PylontechSink(PylontechConfig(interface="virtual", channel=channel), ctx(clock))
+    sink.open()
+    held = make_reading(clock)
+    clock.advance(7.0)  # the reading waits too long: the set is abandoned before its first frame
+    report = sink.publish(held, GRANT)
+    assert "the reading waited 7.00 s" in report.problems[0] and report.frames_sent == 6
+    assert clock.sleeps == pytest.approx([0.002] * 5)
+    sink.close()
+
+
 def test_a_fresh_reading_held_up_before_the_publish_is_not_sent_but_a_kept_one_is(
     clock: FakeClock, channel: str, inverter: can.BusABC
 ) -> None:
