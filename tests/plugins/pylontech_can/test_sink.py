@@ -123,48 +123,39 @@ def test_no_reading_ever_sends_only_stop_frames(clock: FakeClock, channel: str, 
     engine.shutdown()
 
 
-class OversleepingClock(FakeClock):
-    """Every sleep lasts 1 ms longer than asked, as on a busy machine."""
+class LateWakingClock(FakeClock):
+    """Each sleep wakes ``late_s[i]`` later than asked (0 past the end), as on a busy machine."""
+
+    def __init__(self, late_s: list[float]) -> None:
+        super().__init__()
+        self.late_s = late_s
 
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds)
-        self.advance(0.001)
+        if len(self.sleeps) <= len(self.late_s):
+            self.advance(self.late_s[len(self.sleeps) - 1])
 
 
-def test_the_frame_slots_are_fixed_from_the_first_frame_so_late_wake_ups_do_not_add_up(
-    channel: str, inverter: can.BusABC
+@pytest.mark.parametrize(
+    ("late_s", "sleeps", "set_s"),
+    [
+        # 1 ms late every time: each later wait is shortened by the 1 ms the previous overslept
+        ([0.001] * 5, [0.004, 0.003, 0.003, 0.003, 0.003], 5 * 0.004 + 0.001),  # not 5 x 5 ms
+        # 10 ms late once: the slots of frames 3 to 6 have passed; they follow 2 ms apart, not at once
+        ([0.010], [0.004, 0.002, 0.002, 0.002, 0.002], 0.004 + 0.010 + 4 * 0.002),
+    ],
+)
+def test_frame_slots_are_fixed_from_the_first_frame_and_never_closer_than_half_a_gap(
+    channel: str, inverter: can.BusABC, late_s: list[float], sleeps: list[float], set_s: float
 ) -> None:
-    clock = OversleepingClock()
+    clock = LateWakingClock(late_s)
     sink = make_sink(clock, channel, frame_gap_s=0.004)
     sink.open()
     first = clock.now()
     sink.publish(make_reading(clock), FixedPolicy().limits)
     assert len(received(inverter)) == 6
-    # the first wait is a whole gap; each later one is shortened by the 1 ms the previous overslept
-    assert clock.sleeps == pytest.approx([0.004, 0.003, 0.003, 0.003, 0.003])
-    assert clock.now() - first == pytest.approx(5 * 0.004 + 0.001)  # not 5 x 5 ms
-    sink.close()
-
-
-class OnceLateClock(FakeClock):
-    """The first sleep wakes 10 ms late (a stalled machine); the others are on time."""
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        if len(self.sleeps) == 1:
-            self.advance(0.010)
-
-
-def test_after_a_stall_the_frames_catch_up_no_closer_than_half_a_gap(
-    channel: str, inverter: can.BusABC
-) -> None:
-    clock = OnceLateClock()
-    sink = make_sink(clock, channel, frame_gap_s=0.004)
-    sink.open()
-    sink.publish(make_reading(clock), FixedPolicy().limits)
-    assert len(received(inverter)) == 6
-    # the slots of frames 3 to 6 have passed: they follow 2 ms apart, never back to back
-    assert clock.sleeps == pytest.approx([0.004, 0.002, 0.002, 0.002, 0.002])
+    assert clock.sleeps == pytest.approx(sleeps)
+    assert clock.now() - first == pytest.approx(set_s)
     sink.close()
 
 
