@@ -2,8 +2,8 @@
 
 ``gateway run`` needs only the layout of the frames it sends. This module reads it from the ``BO_``
 and ``SG_`` lines of ``pylontech.dbc`` and its variants, and packs with integer arithmetic: loading
-cantools and parsing the files with it cost a run about 100 ms of start-up and 5 MiB of RSS, and
-cantools' encode was a third of the sink's CPU per cycle (docs/benchmarks.md). cantools still
+cantools and parsing the files with it cost a run about 100 ms of start-up and 3 MiB of peak RSS
+(docs/benchmarks.md), and its encode took twice as long per frame. cantools still
 decodes (``gateway pylontech decode``/``monitor``, the web page, the tests), and the tests check that
 both read every frame of every file alike and encode it byte for byte alike.
 
